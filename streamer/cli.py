@@ -1,0 +1,49 @@
+"""Command-line entry point: ``streamer run | check | auth | simulate``.
+
+Every failure an operator can cause (configuration, credentials, flags, Kafka) surfaces as one
+line on stderr and a documented exit code (see ``streamer.errors.EXIT_CODES``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from streamer import __version__
+from streamer.errors import StreamerError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="streamer")
+def cli() -> None:
+    """Stream Dropbox Business security telemetry into Apache Kafka."""
+
+
+def _register_commands() -> None:
+    # Imported here so that `streamer --help` stays fast and each command lives in its own module.
+    from streamer.simulator.command import simulate
+
+    cli.add_command(simulate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register_commands()
+    try:
+        cli.main(args=argv, prog_name="streamer", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except StreamerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
