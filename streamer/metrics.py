@@ -15,23 +15,27 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.api_requests = Counter(
-            "streamer_api_requests", "Dropbox API requests by route and HTTP status",
-            ["team", "route", "status"], registry=r,
+            "streamer_api_requests",
+            "Dropbox API requests by route and HTTP status",
+            ["team", "route", "status"],
+            registry=r,
         )
         self.api_rate_limited = Counter(
             "streamer_api_rate_limited", "HTTP 429 answers received", ["team"], registry=r
         )
         self.rate_gate_wait = Counter(
-            "streamer_rate_gate_wait_seconds", "Time requests spent waiting at the rate gate",
-            ["team"], registry=r,
-        )
-        self.api_retries = Counter(
-            "streamer_api_retries", "Requests retried, by reason", ["team", "route", "reason"],
+            "streamer_rate_gate_wait_seconds",
+            "Time requests spent waiting at the rate gate",
+            ["team"],
             registry=r,
         )
-        self.pages = Counter(
-            "streamer_pages", "API pages fetched", ["team", "stream"], registry=r
+        self.api_retries = Counter(
+            "streamer_api_retries",
+            "Requests retried, by reason",
+            ["team", "route", "reason"],
+            registry=r,
         )
+        self.pages = Counter("streamer_pages", "API pages fetched", ["team", "stream"], registry=r)
         self.records = Counter(
             "streamer_records", "Records read from the API", ["team", "stream"], registry=r
         )
@@ -39,21 +43,28 @@ class Metrics:
             "streamer_events", "Events published, by type", ["team", "event_type"], registry=r
         )
         self.publish_latency = Histogram(
-            "streamer_publish_latency_seconds", "Send-to-acknowledgement time per batch",
+            "streamer_publish_latency_seconds",
+            "Send-to-acknowledgement time per batch",
             registry=r,
         )
         self.publish_errors = Counter(
             "streamer_publish_errors", "Failed publish attempts", ["reason"], registry=r
         )
         self.checkpoint_time = Gauge(
-            "streamer_checkpoint_timestamp_seconds", "Unix time of the last committed checkpoint",
-            ["team", "stream"], registry=r,
+            "streamer_checkpoint_timestamp_seconds",
+            "Unix time of the last committed checkpoint",
+            ["team", "stream"],
+            registry=r,
         )
         self.token_refreshes = Counter(
-            "streamer_token_refreshes", "Access-token refreshes by outcome", ["team", "outcome"],
+            "streamer_token_refreshes",
+            "Access-token refreshes by outcome",
+            ["team", "outcome"],
             registry=r,
         )
         self.last_success = Gauge(
-            "streamer_last_success_timestamp_seconds", "Unix time of the last successful cycle",
-            ["team", "stream"], registry=r,
+            "streamer_last_success_timestamp_seconds",
+            "Unix time of the last successful cycle",
+            ["team", "stream"],
+            registry=r,
         )
