@@ -1,0 +1,293 @@
+"""Settings: one TOML file plus ``STREAMER_*`` environment overrides, validated with pydantic.
+
+Layering, lowest to highest precedence:
+
+1. defaults in the models below;
+2. the TOML file (``--config`` / ``STREAMER_CONFIG``);
+3. environment variables ``STREAMER_<SECTION>__<KEY>``, nested with ``__``, e.g.
+   ``STREAMER_KAFKA__BOOTSTRAP_SERVERS`` or ``STREAMER_TEAMS__ACME__APP_SECRET``.
+
+Any key may instead be given as ``<key>_file`` (in the file or as ``..._FILE`` in the
+environment): the value is read from that file, trailing newline stripped. That is how Docker
+and Kubernetes secrets are mounted.
+
+The environment comes in as a mapping (tests pass a dict); this module never reads
+``os.environ`` itself. Every validation problem becomes one ``ConfigError`` naming the key,
+the environment variable that sets it, and what is expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from streamer.errors import ConfigError
+
+ENV_PREFIX = "STREAMER_"
+STREAM_NAMES = ("team", "members", "sessions", "apps", "audit")
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos until proven otherwise: reject them by name.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StreamSettings(_Strict):
+    enabled: bool = True
+    poll_interval: PositiveFloat = 300.0
+    """Seconds between the starts of two polls of this stream."""
+
+
+class AuditStreamSettings(StreamSettings):
+    poll_interval: PositiveFloat = 60.0
+    lookback: float = Field(default=86400.0, ge=0)
+    """On the very first start (no stored cursor), how many seconds of audit history to read."""
+    category: str | None = None
+    """Only this team_log event category (e.g. ``logins``); all categories when unset."""
+
+
+class StreamsSettings(_Strict):
+    team: StreamSettings = StreamSettings(poll_interval=3600.0)
+    members: StreamSettings = StreamSettings()
+    sessions: StreamSettings = StreamSettings()
+    apps: StreamSettings = StreamSettings(poll_interval=900.0)
+    audit: AuditStreamSettings = AuditStreamSettings()
+
+    def get(self, name: str) -> StreamSettings:
+        value = getattr(self, name)
+        assert isinstance(value, StreamSettings)
+        return value
+
+
+class TeamSettings(_Strict):
+    app_key: str = Field(min_length=1)
+    app_secret: SecretStr
+    refresh_token: SecretStr
+    api_url: str = "https://api.dropboxapi.com"
+    token_url: str = "https://api.dropboxapi.com/oauth2/token"
+    ca_file: Path | None = None
+    """Extra CA bundle to trust (the simulator's self-signed certificate, a TLS proxy)."""
+
+    @field_validator("api_url", "token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local simulator)")
+        return value.rstrip("/")
+
+    @field_validator("app_secret", "refresh_token")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class TopicSettings(_Strict):
+    team: str = "dropbox.team"
+    members: str = "dropbox.members"
+    sessions: str = "dropbox.sessions"
+    apps: str = "dropbox.apps"
+    audit: str = "dropbox.audit"
+    state: str = "dropbox.streamer-state"
+    """Compacted topic holding cursors and the previous poll's state."""
+
+    def for_stream(self, stream: str) -> str:
+        value = getattr(self, stream)
+        assert isinstance(value, str)
+        return value
+
+
+class KafkaSettings(_Strict):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    client_id: str = "dropbox-streamer"
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
+    delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    transactional_id: str | None = None
+    """Stable id for exactly_once mode; defaults to ``<client_id>-tx``. Two live workers must
+    never share one (Kafka fences the older)."""
+    create_topics: bool = True
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    topics: TopicSettings = TopicSettings()
+    request_timeout: PositiveFloat = 30.0
+    outage_limit: PositiveFloat = 600.0
+    """Seconds Kafka may stay unreachable before the worker gives up and exits (code 5)."""
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"security_protocol {self.security_protocol} needs {', '.join(missing)}"
+                )
+        return self
+
+
+class HttpSettings(_Strict):
+    timeout: PositiveFloat = 30.0
+    """Seconds for one API request (connect + response)."""
+    max_attempts: int = Field(default=8, ge=1)
+    retry_budget: PositiveFloat = 900.0
+    """Seconds one request may spend retrying (5xx, resets, 429 waits) before giving up."""
+    max_concurrency: int = Field(default=8, ge=1)
+    """Concurrent requests per team; a 429 drops it to 1 and it grows back one by one."""
+
+
+class EventSettings(_Strict):
+    include_raw: bool = True
+    """Carry the original Dropbox record in each event's ``raw`` field."""
+    snapshot_interval: float = Field(default=86400.0, ge=0)
+    """Seconds between full inventory snapshots (``*.snapshot`` events); 0 turns them off."""
+    activity_summary: bool = True
+    """Emit ``member.activity`` (last seen, active sessions/devices) with each snapshot."""
+
+
+class LogSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class MetricsSettings(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class Settings(_Strict):
+    teams: dict[str, TeamSettings] = Field(min_length=1)
+    kafka: KafkaSettings = KafkaSettings()
+    streams: StreamsSettings = StreamsSettings()
+    http: HttpSettings = HttpSettings()
+    events: EventSettings = EventSettings()
+    log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names(cls, value: dict[str, TeamSettings]) -> dict[str, TeamSettings]:
+        for name in value:
+            if not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"team name {name!r}: use letters, digits, '-' or '_'")
+        return value
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Build settings from an optional TOML file and an environment mapping."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_toml(path)
+    for name, value in sorted(environ.items()):
+        # Only nested names (with "__") are settings: every setting lives in a section, and
+        # this leaves room for unrelated variables such as STREAMER_CONFIG or STREAMER_KAFKA_HOME.
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+            if all(keys):
+                _set_path(raw, keys, value)
+    raw = _resolve_files(raw, ())
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist (pass --config PATH)") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _set_path(tree: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = tree
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def _resolve_files(tree: dict[str, Any], where: tuple[str, ...]) -> dict[str, Any]:
+    """Replace every ``<key>_file`` entry by ``<key>`` holding the file's contents."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out[key] = _resolve_files(value, (*where, key))
+        elif key.endswith("_file") and key not in _PATH_KEYS:
+            target = key[: -len("_file")]
+            out[target] = _read_secret_file(Path(str(value)), (*where, key))
+        else:
+            out.setdefault(key, value)
+    return out
+
+
+# Keys that *are* file paths in their own right, not "read my value from this file".
+_PATH_KEYS = frozenset({"ca_file", "ssl_cafile", "ssl_certfile", "ssl_keyfile"})
+
+
+def _read_secret_file(path: Path, where: tuple[str, ...]) -> str:
+    dotted = ".".join(where)
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        raise ConfigError(f"{dotted}: file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{dotted}: file {path} cannot be read: {reason}") from None
+
+
+def env_name(location: tuple[str | int, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in location)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = tuple(error["loc"])
+        dotted = ".".join(str(part) for part in location) or "(top level)"
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"{dotted}: unknown key (check the spelling; see config/README.md)")
+        elif kind == "missing":
+            problems.append(
+                f"{dotted}: required; set it in the config file or as {env_name(location)}"
+            )
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{dotted}: {message} (env {env_name(location)})")
+    count = len(problems)
+    head = "invalid configuration" + (f" ({count} problems)" if count > 1 else "")
+    return head + ": " + "; ".join(problems)
