@@ -1,0 +1,83 @@
+"""Worker state in a compacted Kafka topic: cursors and the previous poll, per subject.
+
+Keys are ``<team>/<stream>/<subject>`` (e.g. ``acme/members/dbmid:…``); values are JSON; a
+tombstone (null value) deletes a subject. State is written through the ``Publisher`` in the
+same batch (and, in exactly-once mode, the same transaction) as the events it covers, and read
+back once at start-up with ``read_committed``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from streamer.config import KafkaSettings
+from streamer.errors import KafkaUnavailableError
+from streamer.kafka.connection import client_kwargs
+from streamer.kafka.publisher import OutRecord
+
+StateMap = dict[str, dict[str, Any]]  # "<team>/<stream>" -> subject -> value
+
+
+def state_key(team: str, stream: str, subject: str) -> bytes:
+    return f"{team}/{stream}/{subject}".encode()
+
+
+def state_record(topic: str, team: str, stream: str, subject: str, value: Any) -> OutRecord:
+    payload = None if value is None else orjson.dumps(value)
+    return OutRecord(topic, state_key(team, stream, subject), payload)
+
+
+def apply_record(states: StateMap, key: bytes, value: bytes | None) -> None:
+    """Fold one state-topic record into the map (later records win, tombstones delete)."""
+    team, stream, subject = key.decode().split("/", 2)
+    bucket = states[f"{team}/{stream}"]
+    if value is None:
+        bucket.pop(subject, None)
+    else:
+        bucket[subject] = orjson.loads(value)
+
+
+async def restore_state(settings: KafkaSettings) -> StateMap:
+    """Read the whole state topic up to its end; return the newest value of every key."""
+    topic = settings.topics.state
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(settings),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    states: StateMap = defaultdict(dict)
+    try:
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()  # topic just created
+            partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            return states
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end = await consumer.end_offsets(assigned)
+        pending = {tp for tp in assigned if end[tp] > 0}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000)
+            for messages in batches.values():
+                for message in messages:
+                    apply_record(states, message.key, message.value)
+            for tp in list(pending):
+                if await consumer.position(tp) >= end[tp]:
+                    pending.discard(tp)
+        return states
+    except KafkaError as exc:
+        raise KafkaUnavailableError(
+            f"cannot read the state topic {topic!r} from {settings.bootstrap_servers} "
+            f"({type(exc).__name__}); check that Kafka is up and the topic is readable"
+        ) from None
+    finally:
+        await consumer.stop()
