@@ -43,11 +43,12 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 class _Strict(BaseModel):
     # Unknown keys are typos until proven otherwise: reject them by name.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class StreamSettings(_Strict):
     enabled: bool = True
+    """Poll this stream at all."""
     poll_interval: PositiveFloat = 300.0
     """Seconds between the starts of two polls of this stream."""
 
@@ -75,10 +76,15 @@ class StreamsSettings(_Strict):
 
 class TeamSettings(_Strict):
     app_key: str = Field(min_length=1)
+    """The Dropbox app's key (App Console → Settings)."""
     app_secret: SecretStr
+    """The Dropbox app's secret. Prefer ``app_secret_file`` or the environment."""
     refresh_token: SecretStr
+    """Long-lived refresh token from ``streamer auth exchange``."""
     api_url: str = "https://api.dropboxapi.com"
+    """Base URL of the RPC API (the simulator's URL for the demo)."""
     token_url: str = "https://api.dropboxapi.com/oauth2/token"
+    """OAuth 2 token endpoint."""
     ca_file: Path | None = None
     """Extra CA bundle to trust (the simulator's self-signed certificate, a TLS proxy)."""
 
@@ -99,10 +105,15 @@ class TeamSettings(_Strict):
 
 class TopicSettings(_Strict):
     team: str = "dropbox.team"
+    """Team snapshots and changes."""
     members: str = "dropbox.members"
+    """Member lifecycle, snapshots and activity summaries."""
     sessions: str = "dropbox.sessions"
+    """Web sessions, desktop and mobile clients."""
     apps: str = "dropbox.apps"
+    """Member-linked API apps."""
     audit: str = "dropbox.audit"
+    """Team audit log (``team_log``) records."""
     state: str = "dropbox.streamer-state"
     """Compacted topic holding cursors and the previous poll's state."""
 
@@ -114,24 +125,41 @@ class TopicSettings(_Strict):
 
 class KafkaSettings(_Strict):
     bootstrap_servers: str = "127.0.0.1:19092"
+    """Comma-separated ``host:port`` list."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How to talk to the brokers."""
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """Required with SASL_* protocols."""
     sasl_username: str | None = None
+    """Required with SASL_* protocols."""
     sasl_password: SecretStr | None = None
+    """Required with SASL_* protocols; prefer ``sasl_password_file``."""
     ssl_cafile: Path | None = None
+    """CA bundle for SSL / SASL_SSL (system CAs when unset)."""
     ssl_certfile: Path | None = None
+    """Client certificate for mutual TLS."""
     ssl_keyfile: Path | None = None
+    """Client key for mutual TLS."""
     client_id: str = "dropbox-streamer"
+    """Kafka client id (broker logs, quotas)."""
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
+    """Producer compression codec."""
     delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    """``exactly_once`` writes each page's events and checkpoint in one transaction; consumers
+    must read with ``isolation.level=read_committed``."""
     transactional_id: str | None = None
     """Stable id for exactly_once mode; defaults to ``<client_id>-tx``. Two live workers must
     never share one (Kafka fences the older)."""
     create_topics: bool = True
+    """Create missing topics at start-up; when false, only verify they exist."""
     partitions: int = Field(default=6, ge=1)
+    """Partitions for topics this worker creates."""
     replication_factor: int = Field(default=1, ge=1)
+    """Replication factor for topics this worker creates (3 in production clusters)."""
     topics: TopicSettings = TopicSettings()
+    """Topic names."""
     request_timeout: PositiveFloat = 30.0
+    """Seconds for one Kafka request."""
     outage_limit: PositiveFloat = 600.0
     """Seconds Kafka may stay unreachable before the worker gives up and exits (code 5)."""
 
@@ -171,17 +199,23 @@ class EventSettings(_Strict):
 
 class LogSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """One line per stream cycle at INFO; requests and pages at DEBUG."""
     format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: JSON lines unless stderr is a terminal."""
 
 
 class MetricsSettings(_Strict):
     enabled: bool = True
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz``."""
     host: str = "127.0.0.1"
+    """Listen address (``0.0.0.0`` in a container)."""
     port: int = Field(default=9464, ge=0, le=65535)
+    """Listen port (0 picks a free one)."""
 
 
 class Settings(_Strict):
     teams: dict[str, TeamSettings] = Field(min_length=1)
+    """One table per Dropbox team; the table name labels logs, metrics and state."""
     kafka: KafkaSettings = KafkaSettings()
     streams: StreamsSettings = StreamsSettings()
     http: HttpSettings = HttpSettings()
