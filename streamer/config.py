@@ -55,6 +55,7 @@ class StreamSettings(_Strict):
 
 class AuditStreamSettings(StreamSettings):
     poll_interval: PositiveFloat = 60.0
+    """Seconds between the starts of two polls of the audit log."""
     lookback: float = Field(default=86400.0, ge=0)
     """On the very first start (no stored cursor), how many seconds of audit history to read."""
     category: str | None = None

@@ -18,9 +18,9 @@ Generated from `streamer/config.py` by `python -m streamer.config_reference > co
 
 Settings come from a TOML file (`streamer run --config FILE`, or `STREAMER_CONFIG`), overridden
 by environment variables named `STREAMER_<SECTION>__<KEY>` (double underscore between levels).
-Any key can also be read from a file: append `_file` to the key (`app_secret_file = "/run/secrets/x"`)
-or `_FILE` to the variable (`STREAMER_TEAMS__ACME__APP_SECRET_FILE=/run/secrets/x`); the trailing
-newline is stripped. Unknown keys are errors. `<team>` is the name of a `[teams.<team>]` table.
+Any key can also be read from a file: append `_file` to the key
+(`app_secret_file = "/run/secrets/x"`) or `_FILE` to the variable
+(`STREAMER_TEAMS__ACME__APP_SECRET_FILE=/run/secrets/x`); the trailing newline is stripped. Unknown keys are errors. `<team>` is the name of a `[teams.<team>]` table.
 An annotated example: [`streamer.example.toml`](streamer.example.toml).
 
 | key | default | environment variable | meaning |
