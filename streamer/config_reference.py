@@ -20,7 +20,8 @@ Settings come from a TOML file (`streamer run --config FILE`, or `STREAMER_CONFI
 by environment variables named `STREAMER_<SECTION>__<KEY>` (double underscore between levels).
 Any key can also be read from a file: append `_file` to the key
 (`app_secret_file = "/run/secrets/x"`) or `_FILE` to the variable
-(`STREAMER_TEAMS__ACME__APP_SECRET_FILE=/run/secrets/x`); the trailing newline is stripped. Unknown keys are errors. `<team>` is the name of a `[teams.<team>]` table.
+(`STREAMER_TEAMS__ACME__APP_SECRET_FILE=/run/secrets/x`); the trailing newline is stripped.
+Unknown keys are errors. `<team>` is the name of a `[teams.<team>]` table.
 An annotated example: [`streamer.example.toml`](streamer.example.toml).
 
 | key | default | environment variable | meaning |
