@@ -28,7 +28,7 @@ from streamer.dropbox.pagination import (
     members_devices_pages,
     members_pages,
 )
-from streamer.dropbox.ratelimit import RateGate
+from streamer.dropbox.ratelimit import RateGate, Slot
 from streamer.dropbox.retry import Action, Decision, RetryPolicy, classify
 from streamer.dropbox.transport import (
     AiohttpTransport,
@@ -55,6 +55,7 @@ __all__ = [
     "Request",
     "Response",
     "RetryPolicy",
+    "Slot",
     "TokenGrant",
     "TokenManager",
     "Transport",

@@ -77,9 +77,9 @@ class DropboxClient:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             response: Response | None = None
             decision, problem = TRANSPORT_ERROR, ""
-            async with self._gate.slot() as waited:
-                if waited > 0 and self._metrics is not None:
-                    self._metrics.rate_gate_wait.labels(team=self.team).inc(waited)
+            async with self._gate.slot() as slot:
+                if slot.waited > 0 and self._metrics is not None:
+                    self._metrics.rate_gate_wait.labels(team=self.team).inc(slot.waited)
                 try:
                     response = await self._transport.post(
                         url, headers=headers, data=body, timeout=self._timeout
@@ -98,7 +98,7 @@ class DropboxClient:
                     except orjson.JSONDecodeError:
                         decision, problem = MALFORMED_RESPONSE, "HTTP 200 with malformed JSON"
                     else:
-                        self._gate.note_success()
+                        self._gate.note_success(slot)
                         return result
                 else:
                     decision, problem = self._judge(route, response, refreshed)

@@ -17,8 +17,17 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from streamer.clock import Clock
+
+
+@dataclass
+class Slot:
+    """One admitted request: how long it waited, and the pause epoch it was admitted in."""
+
+    waited: float
+    epoch: int
 
 
 class RateGate:
@@ -75,18 +84,24 @@ class RateGate:
         self.pauses += 1
         return until - self._clock.monotonic()
 
-    def note_success(self) -> None:
-        """A request succeeded: allow one more concurrent request (additive increase)."""
+    def note_success(self, slot: Slot | None = None) -> None:
+        """A request succeeded: allow one more concurrent request (additive increase).
+
+        Successes of requests admitted before the latest pause say nothing about the limit
+        now, so passing their ``slot`` makes them not count.
+        """
+        if slot is not None and slot.epoch != self.pauses:
+            return
         if self._limit < self.max_concurrency:
             self._limit += 1
             self._wake()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        """Wait for the pause to end and a free slot; yields the seconds waited."""
+    async def slot(self) -> AsyncIterator[Slot]:
+        """Wait for the pause to end and a free slot."""
         waited = await self._acquire()
         try:
-            yield waited
+            yield Slot(waited=waited, epoch=self.pauses)
         finally:
             self._active -= 1
             self._wake()
