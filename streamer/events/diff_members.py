@@ -1,0 +1,199 @@
+"""Members: previous state + current listing record → lifecycle / update events + new state.
+
+State (one per member, JSON, ``None``/empty values left out)::
+
+    {"team_member_id": "dbmid:…", "email": "…", "email_verified": true, "status": "active",
+     "given_name": "…", "surname": "…", "familiar_name": "…", "display_name": "…",
+     "abbreviated_name": "…", "membership_type": "full", "account_id": "dbid:…",
+     "external_id": "…", "persistent_id": "…", "is_directory_restricted": false,
+     "groups": ["g:…"], "roles": [{"role_id": "…", "name": "…"}],
+     "secondary_emails": [{"email": "…", "is_verified": true}], "rev": 3}
+
+``rev`` counts the polls that emitted events for the member; it tells apart repeated facts
+that Dropbox gives no timestamp for (a second removal after a recovery, an email changed
+back and forth) in the event ids.
+
+Status transitions, by the new status:
+
+========== ============================== =====================================
+new status event                          notes
+========== ============================== =====================================
+invited    ``member.invited``             also first seen invited, or re-invited
+active     ``member.unsuspended``         from suspended
+active     ``member.joined``              from anything else, first seen included
+suspended  ``member.suspended``           first seen suspended included
+removed    ``member.removed``             first seen removed: no event (history)
+other tag  ``member.updated``             ``changes.status`` (unknown to this version)
+========== ============================== =====================================
+
+Tracked fields that changed go into one ``member.updated`` (beside any status event).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamer.dropbox.models import TeamMemberInfoV2
+from streamer.events.envelope import Change, Event, EventContext
+from streamer.events.ids import digest, epoch, event_id
+from streamer.events.normalize import member_event, user_ref_from_state
+
+__all__ = ["TRACKED", "diff_member", "member_state", "vanished_member"]
+
+TRACKED = (
+    "email",
+    "email_verified",
+    "given_name",
+    "surname",
+    "familiar_name",
+    "display_name",
+    "abbreviated_name",
+    "membership_type",
+    "account_id",
+    "external_id",
+    "persistent_id",
+    "is_directory_restricted",
+    "groups",
+    "roles",
+    "secondary_emails",
+)
+"""Fields whose change is reported by ``member.updated`` (state keys = ``changes`` keys)."""
+
+LISTS = frozenset({"groups", "roles", "secondary_emails"})
+"""Absent from the state when empty; reported as ``[]`` (not ``null``) in ``changes``."""
+
+_KNOWN = frozenset({"invited", "active", "suspended", "removed"})
+
+
+def member_state(info: TeamMemberInfoV2, rev: int = 0) -> dict[str, Any]:
+    """The compact state of one member (what ``diff_member`` compares and stores)."""
+    p = info.profile
+    n = p.name
+    state: dict[str, Any] = {
+        "team_member_id": p.team_member_id,
+        "email": p.email,
+        "email_verified": p.email_verified,
+        "status": p.status.tag,
+        "given_name": n.given_name,
+        "surname": n.surname,
+        "familiar_name": n.familiar_name,
+        "display_name": n.display_name,
+        "abbreviated_name": n.abbreviated_name,
+        "membership_type": p.membership_type.tag,
+    }
+    if p.account_id is not None:
+        state["account_id"] = p.account_id
+    if p.external_id is not None:
+        state["external_id"] = p.external_id
+    if p.persistent_id is not None:
+        state["persistent_id"] = p.persistent_id
+    if p.is_directory_restricted is not None:
+        state["is_directory_restricted"] = p.is_directory_restricted
+    if p.groups:
+        state["groups"] = sorted(p.groups)
+    if info.roles:
+        state["roles"] = sorted(
+            ({"role_id": r.role_id, "name": r.name} for r in info.roles),
+            key=lambda r: r["role_id"],
+        )
+    if p.secondary_emails:
+        state["secondary_emails"] = sorted(
+            ({"email": e.email, "is_verified": e.is_verified} for e in p.secondary_emails),
+            key=lambda e: e["email"],
+        )
+    state["rev"] = rev
+    return state
+
+
+def _status_event(old: str | None, new: str) -> str | None:
+    """The event for a status transition; ``None``: report it in ``member.updated``."""
+    if new == "active":
+        return "member.unsuspended" if old == "suspended" else "member.joined"
+    if new in _KNOWN:
+        return f"member.{new}"
+    return None
+
+
+def _changes(prev: dict[str, Any], state: dict[str, Any]) -> dict[str, Change]:
+    changes: dict[str, Change] = {}
+    for key in TRACKED:
+        old, new = prev.get(key), state.get(key)
+        if old != new:
+            if key in LISTS:
+                old, new = old or [], new or []
+                if old == new:
+                    continue
+            changes[key] = Change(old=old, new=new)
+    return changes
+
+
+def diff_member(
+    prev: dict[str, Any] | None, cur: TeamMemberInfoV2 | None, ctx: EventContext
+) -> tuple[list[Event], dict[str, Any] | None]:
+    """Events for one member and its new state (``prev`` itself when nothing changed).
+
+    ``cur=None`` means the member is no longer listed: ``vanished_member`` events, state
+    ``None`` (delete it).
+    """
+    if cur is None:
+        return (vanished_member(prev, ctx) if prev is not None else []), None
+    rev = prev.get("rev", 0) if prev is not None else 0
+    state = member_state(cur, rev)
+    if state == prev:
+        return [], prev
+    p = cur.profile
+    tmid = p.team_member_id
+    old_status = prev.get("status") if prev is not None else None
+    new_status = state["status"]
+    changes = _changes(prev, state) if prev is not None else {}
+    events: list[Event] = []
+    if old_status != new_status:
+        status_change = {"status": Change(old=old_status, new=new_status)}
+        etype = _status_event(old_status, new_status)
+        if etype is None:
+            changes = {**status_change, **changes}
+        elif not (prev is None and new_status == "removed"):
+            when, evidence = None, None
+            if etype == "member.invited":
+                when = p.invited_on
+            elif etype == "member.joined" and old_status in (None, "invited"):
+                when = p.joined_on
+            elif etype == "member.suspended":
+                when = p.suspended_on
+            if when is None:
+                evidence = f"{old_status}#{rev}"  # no timestamp: the state's revision
+            eid = event_id(ctx.team_id, etype, tmid, epoch(when) if when else evidence)
+            events.append(
+                member_event(etype, cur, ctx, eid=eid, event_time=when, changes=status_change)
+            )
+    if changes:
+        eid = event_id(ctx.team_id, "member.updated", tmid, rev, digest(changes))
+        events.append(member_event("member.updated", cur, ctx, eid=eid, changes=changes))
+    if events:
+        state["rev"] = rev + 1
+    return events, state
+
+
+def vanished_member(prev: dict[str, Any], ctx: EventContext) -> list[Event]:
+    """``member.removed`` for a member no longer listed (none if it was already removed).
+
+    Same id as a listing that shows the member as removed, so either way dedupes.
+    """
+    old_status = prev.get("status")
+    if old_status == "removed":
+        return []
+    rev = prev.get("rev", 0)
+    tmid = prev["team_member_id"]
+    user = user_ref_from_state(prev)
+    user["status"] = "removed"
+    return [
+        Event(
+            event_id=event_id(ctx.team_id, "member.removed", tmid, f"{old_status}#{rev}"),
+            event_type="member.removed",
+            event_time=ctx.observed_at,
+            observed_time=ctx.observed_at,
+            team=ctx.team,
+            user=user,
+            changes={"status": Change(old=old_status, new="removed")},
+        )
+    ]

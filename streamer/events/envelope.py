@@ -1,0 +1,294 @@
+"""The event envelope every stream emits, and how it goes onto Kafka (key, headers, JSON).
+
+``Event`` is a slotted dataclass, not a pydantic model: tens of thousands are built per
+second, so construction must be cheap and nothing is validated at run time. Its parts (user,
+device, ...) are ``TypedDict``s, i.e. plain dicts holding only the keys that have a value, so
+``to_json`` is one ``orjson.dumps`` call with no ``null`` noise. The JSON Schema
+(``schemas/event.schema.json``) is generated from these same classes by pydantic
+(``scripts/gen_schema.py``), which is also how tests validate events.
+
+Datetimes stay ``datetime`` objects until ``to_json``; orjson writes them as
+``2026-01-01T00:00:00Z`` (``OPT_UTC_Z``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Required
+
+import orjson
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
+
+SCHEMA_VERSION = "1.0"
+
+_DOCS = ConfigDict(use_attribute_docstrings=True, extra="forbid")
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+TOPIC_STREAMS: dict[str, str] = {
+    "team": "team",
+    "member": "members",
+    "web_session": "sessions",
+    "desktop_client": "sessions",
+    "mobile_client": "sessions",
+    "session": "sessions",
+    "app": "apps",
+    "audit": "audit",
+}
+"""Event-type prefix (before the first dot) → the stream whose topic carries it."""
+
+
+@with_config(_DOCS)
+class TeamRef(TypedDict):
+    """The Dropbox team the event belongs to."""
+
+    id: str
+    """Team id, ``dbtid:…``."""
+    name: str
+
+
+@with_config(_DOCS)
+class UserRef(TypedDict, total=False):
+    """The team member the event is about (audit: the acting member, else the context one)."""
+
+    team_member_id: Required[str]
+    """``dbmid:…``; also the Kafka key."""
+    account_id: str
+    """``dbid:…``."""
+    email: str
+    name: str
+    """Display name."""
+    status: str
+    """``active | invited | suspended | removed`` or a tag this version does not know."""
+    external_id: str
+
+
+@with_config(_DOCS)
+class NetworkRef(TypedDict, total=False):
+    """Where the activity came from."""
+
+    ip_address: str
+    country: str
+    """Sessions: the country name as Dropbox gives it; audit: the geo-location country code."""
+    city: str
+    """Audit only (geo-location)."""
+    region: str
+    """Audit only (geo-location)."""
+
+
+@with_config(_DOCS)
+class DeviceRef(TypedDict, total=False):
+    """A web session, desktop client or mobile client (audit: the session of the origin)."""
+
+    kind: Required[str]
+    """``web | desktop | mobile`` (audit: the access-method session tag)."""
+    session_id: str
+    """``dbwsid:`` / ``dbdsid:`` / ``dbmsid:…``."""
+    client_type: str
+    """Desktop: ``windows | mac | linux``; mobile: ``iphone | ipad | android | …``."""
+    client_version: str
+    os: str
+    """Web: operating system from the user agent."""
+    os_version: str
+    browser: str
+    user_agent: str
+    host_name: str
+    """Desktop: the computer's name."""
+    device_name: str
+    """Mobile: the device's name."""
+    platform: str
+    """Desktop: e.g. ``Mac OS X 10.12``."""
+    last_carrier: str
+    is_delete_on_unlink_supported: bool
+    created: datetime
+    updated: datetime
+    """Last activity."""
+    expires: datetime
+
+
+@with_config(_DOCS)
+class AppRef(TypedDict, total=False):
+    """A third-party API app a member linked to their account."""
+
+    app_id: Required[str]
+    """``dbaid:…``."""
+    app_name: str
+    publisher: str
+    publisher_url: str
+    linked: datetime
+    is_app_folder: bool
+
+
+@with_config(_DOCS)
+class Role(TypedDict):
+    role_id: str
+    name: str
+
+
+@with_config(_DOCS)
+class SecondaryEmailRef(TypedDict):
+    email: str
+    is_verified: bool
+
+
+@with_config(_DOCS)
+class MemberDetails(TypedDict, total=False):
+    """The member's profile beyond ``user``: on every ``member.*`` event built from a listing."""
+
+    given_name: str
+    surname: str
+    familiar_name: str
+    abbreviated_name: str
+    email_verified: bool
+    secondary_emails: list[SecondaryEmailRef]
+    groups: list[str]
+    """Group ids (``g:…``), sorted."""
+    roles: list[Role]
+    """Admin roles, sorted by ``role_id``."""
+    membership_type: str
+    persistent_id: str
+    is_directory_restricted: bool
+    invited_on: datetime
+    joined_on: datetime
+    suspended_on: datetime
+    status_details: dict[str, Any]
+    """Fields that came with the status tag, e.g. ``is_recoverable`` for ``removed``."""
+    member_folder_id: str
+    root_folder_id: str
+    profile_photo_url: str
+
+
+@with_config(_DOCS)
+class Change(TypedDict):
+    """One changed field: its value before and after (``null`` = absent)."""
+
+    old: Any
+    new: Any
+
+
+@with_config(_DOCS)
+class Activity(TypedDict, total=False):
+    """``member.activity``: a member's footprint as of the observation."""
+
+    last_seen: datetime
+    """Newest ``updated`` over the member's sessions and clients."""
+    last_ip_address: str
+    last_country: str
+    active_web_sessions: int
+    desktop_clients: int
+    mobile_clients: int
+    linked_apps: int
+
+
+@with_config(_DOCS)
+class AuditInfo(TypedDict, total=False):
+    """``audit.event``: the team-log record, its unions kept as Dropbox sent them."""
+
+    category: Required[str]
+    """Event category tag, e.g. ``logins``."""
+    type: Required[str]
+    """Event type tag, e.g. ``login_success``."""
+    description: str
+    actor: dict[str, Any]
+    origin: dict[str, Any]
+    context: dict[str, Any]
+    participants: list[dict[str, Any]]
+    assets: list[dict[str, Any]]
+    details: dict[str, Any]
+    involve_non_team_member: bool
+
+
+_OPTIONAL = (
+    "user",
+    "network",
+    "device",
+    "app",
+    "member",
+    "changes",
+    "activity",
+    "audit",
+    "settings",
+    "raw",
+)
+
+
+@with_config(_DOCS)
+@dataclass(slots=True, kw_only=True)
+class Event:
+    """One fact about a Dropbox team, as published to Kafka (JSON, optional parts omitted)."""
+
+    event_id: str
+    """Deterministic: the same fact has the same id across restarts and replays (dedupe key)."""
+    event_type: str
+    """E.g. ``member.joined``; see ``docs/events.md``."""
+    event_time: datetime
+    """When it happened per Dropbox where the API says so, else when it was observed."""
+    observed_time: datetime
+    """When this streamer saw it."""
+    team: TeamRef
+    schema_version: str = SCHEMA_VERSION
+    user: UserRef | None = None
+    network: NetworkRef | None = None
+    device: DeviceRef | None = None
+    app: AppRef | None = None
+    member: MemberDetails | None = None
+    changes: dict[str, Change] | None = None
+    """``*.updated``, ``*.changed``, status transitions: ``{field: {old, new}}``."""
+    activity: Activity | None = None
+    audit: AuditInfo | None = None
+    settings: dict[str, Any] | None = None
+    """``team.snapshot``: team info, policies and features, flattened as in ``team.changed``."""
+    raw: dict[str, Any] | None = None
+    """The Dropbox record the event was built from (``events.include_raw``)."""
+
+    @property
+    def topic_stream(self) -> str:
+        """``team | members | sessions | apps | audit``: which topic carries this event."""
+        return TOPIC_STREAMS[self.event_type.partition(".")[0]]
+
+    def key(self) -> bytes:
+        """Kafka key: the team member, else the team (keeps one subject in one partition)."""
+        user = self.user
+        return (user["team_member_id"] if user is not None else self.team["id"]).encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("event_type", self.event_type.encode()),
+            ("event_id", self.event_id.encode()),
+            ("schema_version", self.schema_version.encode()),
+            ("team_id", self.team["id"].encode()),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as a dict; parts that are ``None`` are left out."""
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "event_time": self.event_time,
+            "observed_time": self.observed_time,
+            "team": self.team,
+        }
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict(), option=_JSON_OPTIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class EventContext:
+    """What every event of one poll shares: the team and the moment of observation."""
+
+    team_id: str
+    team_name: str
+    observed_at: datetime
+    include_raw: bool = True
+    team: TeamRef = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "team", TeamRef(id=self.team_id, name=self.team_name))
