@@ -1,0 +1,243 @@
+"""A caching read view of the World, shaped for the routes.
+
+The World is static between ``advance`` calls, so everything derived from it (member order,
+filtered positions, encoded records) is cached and dropped when the world moves on: the cache key
+is ``(world.now, len(world.changes))``, checked at the start of every request, so calls of
+``world.advance`` made directly on the object are noticed too. Records are kept as orjson-encoded
+fragments and spliced into pages, which makes a 1000-member page a join of 1000 byte strings.
+Unknown-field / unknown-tag noise bypasses the cache (it is random per record).
+
+The audit log is append-only, so its encoded events are kept across generations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from streamer.simulator import http_noise as noise
+from streamer.simulator.faults import FaultInjector
+
+DeviceFlags = tuple[bool, bool, bool]  # include web, desktop, mobile
+ALL_DEVICES: DeviceFlags = (True, True, True)
+_MEMBERS_DEVICE_KEYS = ("web_sessions", "desktop_clients", "mobile_clients")
+_SINGLE_DEVICE_KEYS = ("active_web_sessions", "desktop_client_sessions", "mobile_client_sessions")
+
+
+class ChangeLike(Protocol):
+    kind: str
+    member_id: str | None
+    subject_id: str | None
+    at: datetime
+    details: Any
+
+
+class WorldLike(Protocol):
+    """The part of ``streamer.simulator.world.World`` the server uses."""
+
+    team_id: str
+    team_name: str
+
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def changes(self) -> Sequence[ChangeLike]: ...
+    def advance(self, seconds: float) -> Sequence[ChangeLike]: ...
+    def team_info(self) -> dict[str, Any]: ...
+    def feature_values(self, features: list[str]) -> list[dict[str, Any]]: ...
+    def admin_member_id(self) -> str: ...
+    def member_order(self) -> list[str]: ...
+    def is_removed(self, member_id: str) -> bool: ...
+    def member_info(self, member_id: str) -> dict[str, Any]: ...
+    def find_member(self, tag: str, value: str) -> str | None: ...
+    def member_devices(self, member_id: str) -> dict[str, Any] | None: ...
+    def member_devices_single(self, member_id: str) -> dict[str, Any]: ...
+    def member_linked_apps(self, member_id: str) -> dict[str, Any] | None: ...
+    def audit_log(self) -> list[dict[str, Any]]: ...
+    def audit_events(
+        self, start: datetime | None, end: datetime | None, category: str | None
+    ) -> list[int]: ...
+    def truth(self) -> dict[str, Any]: ...
+
+
+def _filter_devices(
+    record: dict[str, Any], flags: DeviceFlags, keys: tuple[str, str, str]
+) -> dict[str, Any]:
+    if flags == ALL_DEVICES:
+        return record
+    return {k: v for k, v in record.items() if k not in keys or flags[keys.index(k)]}
+
+
+class WorldView:
+    def __init__(self, world: WorldLike, injector: FaultInjector) -> None:
+        self.world = world
+        self.injector = injector
+        self._key: tuple[datetime, int] | None = None
+        self._order: list[str] = []
+        self._positions: dict[bool, list[int]] = {}
+        self._members: dict[str, bytes] = {}
+        self._devices: dict[tuple[str, DeviceFlags], bytes | None] = {}
+        self._apps: dict[str, bytes | None] = {}
+        self._team_info: bytes | None = None
+        self._audit: list[dict[str, Any]] = []
+        self._events: list[bytes] = []
+        self._matches: dict[tuple[Any, ...], list[int]] = {}
+
+    # --- generation ---------------------------------------------------------------------------
+    def sync(self) -> None:
+        world = self.world
+        key = (world.now, len(world.changes))
+        if key == self._key:
+            return
+        self._key = key
+        self._order = world.member_order()
+        self._positions.clear()
+        self._members.clear()
+        self._devices.clear()
+        self._apps.clear()
+        self._team_info = None
+        self._matches.clear()
+        self._audit = world.audit_log()
+        if len(self._audit) < len(self._events):
+            self._events.clear()
+
+    @property
+    def noisy(self) -> bool:
+        f = self.injector.faults
+        return f.unknown_field_rate > 0 or f.unknown_tag_rate > 0
+
+    def _field(self) -> bool:
+        return self.injector.noise(self.injector.faults.unknown_field_rate)
+
+    def _tag(self) -> bool:
+        return self.injector.noise(self.injector.faults.unknown_tag_rate)
+
+    # --- team ---------------------------------------------------------------------------------
+    def team_info(self) -> bytes:
+        if self.noisy:
+            return orjson.dumps(noise.team_info(self.world.team_info(), self._field, self._tag))
+        if self._team_info is None:
+            self._team_info = orjson.dumps(self.world.team_info())
+        return self._team_info
+
+    # --- members ------------------------------------------------------------------------------
+    @property
+    def order(self) -> list[str]:
+        return self._order
+
+    def positions(self, include_removed: bool) -> list[int]:
+        """Positions in ``member_order`` that the members listing shows."""
+        cached = self._positions.get(include_removed)
+        if cached is None:
+            if include_removed:
+                cached = list(range(len(self._order)))
+            else:
+                removed = self.world.is_removed
+                cached = [i for i, m in enumerate(self._order) if not removed(m)]
+            self._positions[include_removed] = cached
+        return cached
+
+    def member(self, member_id: str) -> bytes:
+        if self.noisy:
+            return orjson.dumps(noise.member(self.world.member_info(member_id), self._field))
+        cached = self._members.get(member_id)
+        if cached is None:
+            cached = self._members[member_id] = orjson.dumps(self.world.member_info(member_id))
+        return cached
+
+    def member_info(self, member_id: str) -> dict[str, Any]:
+        return self.world.member_info(member_id)
+
+    # --- devices and apps ---------------------------------------------------------------------
+    def devices(self, member_id: str, flags: DeviceFlags) -> bytes | None:
+        """An encoded MemberDevices entry, or None if the member has nothing to list."""
+        key = (member_id, flags)
+        if not self.noisy and key in self._devices:
+            return self._devices[key]
+        record = self.world.member_devices(member_id)
+        encoded = None
+        if record is not None:
+            record = _filter_devices(record, flags, _MEMBERS_DEVICE_KEYS)
+            if any(record.get(k) for k in _MEMBERS_DEVICE_KEYS):
+                if self.noisy:
+                    return orjson.dumps(noise.devices(record, self._field, self._tag))
+                encoded = orjson.dumps(record)
+        self._devices[key] = encoded
+        return encoded
+
+    def member_devices_single(self, member_id: str, flags: DeviceFlags) -> bytes:
+        record = _filter_devices(
+            self.world.member_devices_single(member_id), flags, _SINGLE_DEVICE_KEYS
+        )
+        if self.noisy:
+            record = noise.devices(record, self._field, self._tag)
+        return orjson.dumps(record)
+
+    def apps(self, member_id: str) -> bytes | None:
+        if not self.noisy and member_id in self._apps:
+            return self._apps[member_id]
+        record = self.world.member_linked_apps(member_id)
+        encoded = None
+        if record is not None:
+            if self.noisy:
+                return orjson.dumps(noise.apps(record, self._field))
+            encoded = orjson.dumps(record)
+        self._apps[member_id] = encoded
+        return encoded
+
+    def member_apps_single(self, member_id: str) -> bytes:
+        record = self.world.member_linked_apps(member_id) or {}
+        result = {"linked_api_apps": record.get("linked_api_apps", [])}
+        if self.noisy:
+            result = noise.apps(result, self._field)
+        return orjson.dumps(result)
+
+    # --- audit log ----------------------------------------------------------------------------
+    def event(self, index: int) -> bytes:
+        if self.noisy:
+            return orjson.dumps(noise.event(self._audit[index], self._field, self._tag))
+        return self._plain_event(index)
+
+    def event_timestamp(self, index: int) -> str:
+        return str(self._audit[index]["timestamp"])
+
+    @property
+    def audit_size(self) -> int:
+        return len(self._audit)
+
+    def matches(
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        category: str | None,
+        account_id: str | None,
+        event_type: str | None,
+    ) -> list[int]:
+        """Ascending audit-log indexes that pass every filter (cached per generation)."""
+        key = (start, end, category, account_id, event_type)
+        cached = self._matches.get(key)
+        if cached is None:
+            cached = sorted(self.world.audit_events(start, end, category))
+            if event_type is not None:
+                log = self._audit
+                cached = [i for i in cached if log[i]["event_type"][".tag"] == event_type]
+            if account_id is not None:
+                needle = orjson.dumps(account_id)
+                cached = [i for i in cached if needle in self._plain_event(i)]
+            self._matches[key] = cached
+        return cached
+
+    def _plain_event(self, index: int) -> bytes:
+        events = self._events
+        if index >= len(events):
+            events.extend(orjson.dumps(e) for e in self._audit[len(events) : index + 1])
+        return events[index]
+
+    def account_exists(self, account_id: str) -> bool:
+        for member_id in self._order:
+            if self.world.member_info(member_id)["profile"].get("account_id") == account_id:
+                return True
+        return False
