@@ -24,26 +24,31 @@ from streamer.events.diff_team import diff_team, team_state
 from streamer.events.envelope import Activity, Event, EventContext, UserRef
 from streamer.events.ids import event_id
 from streamer.events.normalize import DESKTOP, MOBILE, WEB, Slot, slot_id, user_ref_from_state
+from streamer.events.states import State, Stored, load_state, pack_state
 
 __all__ = [
     "TRACKED",
+    "State",
+    "Stored",
     "apps_state",
     "devices_state",
     "diff_member",
     "diff_member_apps",
     "diff_member_devices",
     "diff_team",
+    "load_state",
     "member_activity",
     "member_state",
+    "pack_state",
     "team_state",
     "vanished_member",
 ]
 
 
 def member_activity(
-    member_state: dict[str, Any] | None,
-    devices_state: dict[str, Any] | None,
-    apps_state: dict[str, Any] | None,
+    member: Stored | None,
+    devices: Stored | None,
+    apps: Stored | None,
     user: UserRef | None,
     ctx: EventContext,
     slot: Slot | None = None,
@@ -51,19 +56,25 @@ def member_activity(
     """``member.activity``: last seen (newest session ``updated``, with its IP and country)
     and how many web sessions, desktop/mobile clients and linked apps the member has.
 
-    Built from the states alone (no API call). id = (team, type, team_member_id, slot).
+    Built from the three states alone (no API call); any may be ``None``.
+    id = (team, type, team_member_id, slot).
     """
+    member_s, devices_s, apps_s = (
+        load_state(member),
+        load_state(devices),
+        load_state(apps),
+    )
     if user is None:
-        if member_state is not None:
-            user = user_ref_from_state(member_state)
+        if member_s is not None:
+            user = user_ref_from_state(member_s)
         else:
-            known = devices_state or apps_state
+            known = devices_s or apps_s
             if known is None:
                 raise ValueError("member_activity needs a user or at least one state")
             user = UserRef(team_member_id=known["team_member_id"])
     counts = {WEB: 0, DESKTOP: 0, MOBILE: 0}
     newest: list[Any] | None = None
-    for entry in (devices_state or {}).get("sessions", {}).values():
+    for entry in (devices_s or {}).get("sessions", {}).values():
         if entry[0] in counts:
             counts[entry[0]] += 1
         if entry[4] is not None and (newest is None or entry[4] > newest[4]):
@@ -72,7 +83,7 @@ def member_activity(
         active_web_sessions=counts[WEB],
         desktop_clients=counts[DESKTOP],
         mobile_clients=counts[MOBILE],
-        linked_apps=len((apps_state or {}).get("apps", {})),
+        linked_apps=len((apps_s or {}).get("apps", {})),
     )
     if newest is not None:
         activity["last_seen"] = datetime.fromtimestamp(newest[4], UTC)

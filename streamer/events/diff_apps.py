@@ -19,6 +19,7 @@ from streamer.dropbox.models import ApiApp, MemberLinkedApps
 from streamer.events.envelope import AppRef, Event, EventContext, UserRef
 from streamer.events.ids import epoch, event_id
 from streamer.events.normalize import app_ref, raw_of
+from streamer.events.states import Stored, load_state
 
 __all__ = ["apps_state", "diff_member_apps"]
 
@@ -75,15 +76,16 @@ def _unlinked(app_id: str, entry: Entry, tmid: str, user: UserRef, ctx: EventCon
 
 
 def diff_member_apps(
-    prev: dict[str, Any] | None,
+    stored: Stored | None,
     cur: MemberLinkedApps | None,
     user: UserRef | None,
     ctx: EventContext,
-) -> tuple[list[Event], dict[str, Any] | None]:
-    """App events for one member and the new state (``prev`` itself when unchanged).
+) -> tuple[list[Event], Stored | None]:
+    """App events for one member and the new state (``stored`` itself when unchanged).
 
     ``cur=None`` (the member is no longer listed): every known app unlinked, state ``None``.
     """
+    prev = load_state(stored)
     old: dict[str, Entry] = prev["apps"] if prev is not None else {}
     tmid = cur.team_member_id if cur is not None else (prev or {}).get("team_member_id", "")
     user = user or UserRef(team_member_id=tmid)
@@ -105,5 +107,5 @@ def diff_member_apps(
             events.append(_unlinked(app_id, entry, tmid, user, ctx))
     state = {"team_member_id": tmid, "apps": new} if new else None
     if state == prev:
-        return events, prev
+        return events, stored
     return events, state

@@ -37,6 +37,7 @@ from streamer.dropbox.models import TeamMemberInfoV2
 from streamer.events.envelope import Change, Event, EventContext
 from streamer.events.ids import digest, epoch, event_id
 from streamer.events.normalize import member_event, user_ref_from_state
+from streamer.events.states import Stored, load_state
 
 __all__ = ["TRACKED", "diff_member", "member_state", "vanished_member"]
 
@@ -128,19 +129,20 @@ def _changes(prev: dict[str, Any], state: dict[str, Any]) -> dict[str, Change]:
 
 
 def diff_member(
-    prev: dict[str, Any] | None, cur: TeamMemberInfoV2 | None, ctx: EventContext
-) -> tuple[list[Event], dict[str, Any] | None]:
-    """Events for one member and its new state (``prev`` itself when nothing changed).
+    stored: Stored | None, cur: TeamMemberInfoV2 | None, ctx: EventContext
+) -> tuple[list[Event], Stored | None]:
+    """Events for one member and its new state (``stored`` itself when nothing changed).
 
     ``cur=None`` means the member is no longer listed: ``vanished_member`` events, state
     ``None`` (delete it).
     """
+    prev = load_state(stored)
     if cur is None:
         return (vanished_member(prev, ctx) if prev is not None else []), None
     rev = prev.get("rev", 0) if prev is not None else 0
     state = member_state(cur, rev)
     if state == prev:
-        return [], prev
+        return [], stored
     p = cur.profile
     tmid = p.team_member_id
     old_status = prev.get("status") if prev is not None else None
@@ -174,11 +176,13 @@ def diff_member(
     return events, state
 
 
-def vanished_member(prev: dict[str, Any], ctx: EventContext) -> list[Event]:
+def vanished_member(stored: Stored, ctx: EventContext) -> list[Event]:
     """``member.removed`` for a member no longer listed (none if it was already removed).
 
-    Same id as a listing that shows the member as removed, so either way dedupes.
+    Same id as a listing that shows the member as removed, so either way dedupes. The
+    caller deletes the state.
     """
+    prev = load_state(stored) or {}
     old_status = prev.get("status")
     if old_status == "removed":
         return []

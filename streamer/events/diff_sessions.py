@@ -38,6 +38,7 @@ from streamer.dropbox.models import (
 from streamer.events.envelope import Change, DeviceRef, Event, EventContext, NetworkRef, UserRef
 from streamer.events.ids import epoch, event_id
 from streamer.events.normalize import DESKTOP, MOBILE, WEB, session_event, sessions_of
+from streamer.events.states import Stored, load_state
 
 __all__ = ["STARTED", "STOPPED", "devices_state", "diff_member_devices"]
 
@@ -117,17 +118,18 @@ def _gone(session_id: str, entry: Entry, user: UserRef, ctx: EventContext) -> Ev
 
 
 def diff_member_devices(
-    prev: dict[str, Any] | None,
+    stored: Stored | None,
     cur: MemberDevices | None,
     user: UserRef | None,
     ctx: EventContext,
-) -> tuple[list[Event], dict[str, Any] | None]:
-    """Session events for one member and the new state (``prev`` itself when unchanged).
+) -> tuple[list[Event], Stored | None]:
+    """Session events for one member and the new state (``stored`` itself when unchanged).
 
     ``cur=None`` (the member is no longer listed): every known session ended/unlinked, and
     the state is ``None``. ``user`` is the member's ``user`` part if the caller knows it
     (e.g. from the members state); else only ``team_member_id`` is given.
     """
+    prev = load_state(stored)
     old: dict[str, Entry] = prev["sessions"] if prev is not None else {}
     tmid = cur.team_member_id if cur is not None else (prev or {}).get("team_member_id", "")
     user = user or UserRef(team_member_id=tmid)
@@ -183,5 +185,5 @@ def diff_member_devices(
             events.append(_gone(sid, entry, user, ctx))
     state = {"team_member_id": tmid, "sessions": new} if new else None
     if state == prev:
-        return events, prev
+        return events, stored
     return events, state

@@ -22,6 +22,7 @@ from streamer.dropbox.models import FeatureValue, TeamGetInfoResult
 from streamer.events.envelope import Change, Event, EventContext
 from streamer.events.ids import digest, event_id
 from streamer.events.normalize import team_raw, team_settings
+from streamer.events.states import Stored, load_state
 
 __all__ = ["diff_team", "team_state"]
 
@@ -35,18 +36,19 @@ def team_state(
 
 
 def diff_team(
-    prev: dict[str, Any] | None,
+    stored: Stored | None,
     info: TeamGetInfoResult | Mapping[str, Any],
     features: Sequence[FeatureValue | Mapping[str, Any]],
     ctx: EventContext,
-) -> tuple[list[Event], dict[str, Any]]:
-    """``team.changed`` (or nothing) and the new state (``prev`` itself when unchanged)."""
+) -> tuple[list[Event], Stored]:
+    """``team.changed`` (or nothing) and the new state (``stored`` itself when unchanged)."""
+    prev = load_state(stored)
     rev = prev.get("rev", 0) if prev is not None else 0
     state = team_state(info, features, rev)
     if prev is None:
         return [], state
-    if state == prev:
-        return [], prev
+    if state == prev and stored is not None:
+        return [], stored
     old: dict[str, Any] = prev.get("settings", {})
     new: dict[str, Any] = state["settings"]
     changes = {

@@ -26,6 +26,32 @@ SCHEMA_VERSION = "1.0"
 _DOCS = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 _JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
+EVENT_TYPES = (
+    "team.snapshot",
+    "team.changed",
+    "member.snapshot",
+    "member.invited",
+    "member.joined",
+    "member.updated",
+    "member.suspended",
+    "member.unsuspended",
+    "member.removed",
+    "member.activity",
+    "web_session.started",
+    "web_session.ended",
+    "desktop_client.linked",
+    "desktop_client.unlinked",
+    "mobile_client.linked",
+    "mobile_client.unlinked",
+    "session.network_changed",
+    "session.snapshot",
+    "app.linked",
+    "app.unlinked",
+    "app.snapshot",
+    "audit.event",
+)
+"""Every event type this version emits (the catalogue in ``docs/events.md``)."""
+
 TOPIC_STREAMS: dict[str, str] = {
     "team": "team",
     "member": "members",
@@ -292,3 +318,27 @@ class EventContext:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "team", TeamRef(id=self.team_id, name=self.team_name))
+
+
+SCHEMA_ID = "https://github.com/dropbox-streamer/dropbox-streamer/schemas/event.schema.json"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``Event.to_json()`` output, from these classes.
+
+    Committed as ``schemas/event.schema.json``; regenerate with
+    ``python scripts/gen_schema.py`` (a unit test fails when the file drifts).
+    """
+    from pydantic import TypeAdapter  # only needed here, not on the hot path
+
+    schema = TypeAdapter(Event).json_schema(mode="serialization")
+    schema["required"].append("schema_version")  # defaulted in Python, always in the JSON
+    props = schema["properties"]
+    props["event_id"]["format"] = "uuid"
+    props["event_type"]["enum"] = list(EVENT_TYPES)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": f"dropbox-streamer event, schema_version {SCHEMA_VERSION}",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
