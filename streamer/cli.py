@@ -23,8 +23,12 @@ def cli() -> None:
 def _register_commands() -> None:
     # Imported here so that `streamer --help` stays fast and each command lives in its own module.
     from streamer.auth_command import auth
+    from streamer.run_command import check, run, tail
     from streamer.simulator.command import simulate
 
+    cli.add_command(run)
+    cli.add_command(check)
+    cli.add_command(tail)
     cli.add_command(auth)
     cli.add_command(simulate)
 

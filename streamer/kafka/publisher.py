@@ -57,6 +57,10 @@ class Publisher:
         self._rng = random.Random()
 
     @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    @property
     def transactional(self) -> bool:
         return self._settings.delivery == "exactly_once"
 

@@ -20,7 +20,9 @@ from streamer.errors import KafkaUnavailableError
 from streamer.kafka.connection import client_kwargs
 from streamer.kafka.publisher import OutRecord
 
-StateMap = dict[str, dict[str, Any]]  # "<team>/<stream>" -> subject -> value
+StateMap = dict[str, dict[str, Any]]
+"""``"<team>/<stream>"`` -> subject -> state, as a dict or as the packed JSON bytes that were
+read from the topic (kept packed: 100k members' states are ~4x smaller as bytes)."""
 
 
 def state_key(team: str, stream: str, subject: str) -> bytes:
@@ -28,7 +30,7 @@ def state_key(team: str, stream: str, subject: str) -> bytes:
 
 
 def state_record(topic: str, team: str, stream: str, subject: str, value: Any) -> OutRecord:
-    payload = None if value is None else orjson.dumps(value)
+    payload = value if value is None or isinstance(value, bytes) else orjson.dumps(value)
     return OutRecord(topic, state_key(team, stream, subject), payload)
 
 
@@ -39,7 +41,7 @@ def apply_record(states: StateMap, key: bytes, value: bytes | None) -> None:
     if value is None:
         bucket.pop(subject, None)
     else:
-        bucket[subject] = orjson.loads(value)
+        bucket[subject] = bytes(value)  # decoded lazily by whoever reads it
 
 
 async def restore_state(settings: KafkaSettings) -> StateMap:

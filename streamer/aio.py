@@ -1,0 +1,44 @@
+"""Small asyncio helpers with no I/O of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def prefetch(source: AsyncIterator[T], size: int) -> AsyncIterator[T]:
+    """Iterate ``source`` in a task, at most ``size`` items ahead of the consumer.
+
+    Lets the next page be fetched while the current one is committed to Kafka, without
+    letting fetching run away when Kafka is slow (the queue is bounded).
+    """
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(size)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                await queue.put(("item", item))
+            await queue.put(("done", None))
+        except Exception as exc:
+            await queue.put(("error", exc))
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()

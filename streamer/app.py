@@ -1,0 +1,110 @@
+"""The service's lifetime: build the parts once, run the team workers, close everything.
+
+Order at start-up: topics (create or verify) → state restore → producer → each team connects
+(first token, team id) → streams run. At shutdown the reverse, each step bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from streamer.clock import Clock, SystemClock
+from streamer.config import STREAM_NAMES, Settings
+from streamer.dropbox.transport import AiohttpTransport
+from streamer.errors import StreamerError
+from streamer.health import HealthServer
+from streamer.kafka.publisher import Publisher
+from streamer.kafka.state import restore_state
+from streamer.kafka.topics import ensure_topics
+from streamer.metrics import Metrics
+from streamer.worker import TeamWorker
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    once: bool = False
+    replay: bool = False
+    backfill: tuple[datetime, datetime] | None = None
+    serve_metrics: bool = True
+
+
+async def run_service(
+    settings: Settings,
+    options: RunOptions,
+    stop: asyncio.Event,
+    *,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+) -> None:
+    clock = clock or SystemClock()
+    metrics = metrics or Metrics()
+    ca_files = [str(t.ca_file) for t in settings.teams.values() if t.ca_file]
+    transport = AiohttpTransport(ca_file=ca_files[0] if ca_files else None)
+    publisher = Publisher(settings.kafka, clock=clock, metrics=metrics)
+    health: HealthServer | None = None
+    try:
+        created = await ensure_topics(settings.kafka, list(STREAM_NAMES))
+        if created:
+            log.info("topics_created", topics=created)
+        states = await restore_state(settings.kafka)
+        log.info("state_restored", subjects=sum(len(v) for v in states.values()))
+        await publisher.start()
+        workers = [
+            TeamWorker(
+                name,
+                team,
+                settings=settings,
+                transport=transport,
+                publisher=publisher,
+                states=states,
+                clock=clock,
+                metrics=metrics,
+            )
+            for name, team in settings.teams.items()
+        ]
+        if settings.metrics.enabled and options.serve_metrics:
+            health = HealthServer(settings, metrics, workers, clock)
+            await health.start()
+        for worker in workers:
+            await worker.connect()
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                if options.backfill:
+                    since, until = options.backfill
+                    group.create_task(worker.backfill(stop, since, until))
+                else:
+                    group.create_task(worker.run(stop, once=options.once, replay=options.replay))
+    except BaseExceptionGroup as group_error:
+        # TaskGroup wraps failures; surface the one an operator can act on.
+        raise _first_cause(group_error) from None
+    finally:
+        if health is not None:
+            await health.stop()
+        with contextlib.suppress(Exception):
+            await publisher.stop()
+        await transport.close()
+        log.info("stopped")
+
+
+def _first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        else:
+            leaves.append(error)
+
+    walk(group)
+    for leaf in leaves:
+        if isinstance(leaf, StreamerError):
+            return leaf
+    return leaves[0]

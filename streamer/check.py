@@ -1,0 +1,127 @@
+"""`streamer check`: what works and what does not, before running the service.
+
+For each team: the refresh token (a token refresh), then one cheap call per scope, which is
+more reliable than trusting the token's ``scope`` field. Then Kafka: reachable, topics present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from streamer.clock import SystemClock
+from streamer.config import STREAM_NAMES, Settings, TeamSettings
+from streamer.dropbox.auth import TokenManager
+from streamer.dropbox.client import DropboxClient
+from streamer.dropbox.ratelimit import RateGate
+from streamer.dropbox.retry import RetryPolicy
+from streamer.dropbox.transport import AiohttpTransport, Transport
+from streamer.errors import DropboxApiError, DropboxAuthError, MissingScopeError
+from streamer.kafka.connection import client_kwargs
+from streamer.kafka.topics import wanted_topics
+
+Status = Literal["ok", "warn", "fail"]
+
+# One cheap call per scope the connector uses.
+SCOPE_PROBES: list[tuple[str, str, Any, bool]] = [
+    ("team_info.read", "team/get_info", None, True),
+    ("members.read", "team/members/list_v2", {"limit": 1, "include_removed": False}, True),
+    ("sessions.list", "team/devices/list_members_devices", {}, True),
+    ("events.read", "team_log/get_events", {"limit": 1}, False),  # optional: audit log
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    subject: str
+    status: Status
+    detail: str
+    exit_code: int = 0
+
+
+async def run_checks(settings: Settings) -> list[Row]:
+    rows: list[Row] = []
+    ca_files = [str(t.ca_file) for t in settings.teams.values() if t.ca_file]
+    transport = AiohttpTransport(ca_file=ca_files[0] if ca_files else None)
+    try:
+        for name, team in settings.teams.items():
+            rows += await check_team(name, team, settings, transport)
+    finally:
+        await transport.close()
+    rows += await check_kafka(settings)
+    return rows
+
+
+async def check_team(
+    name: str, team: TeamSettings, settings: Settings, transport: Transport
+) -> list[Row]:
+    clock = SystemClock()
+    tokens = TokenManager(
+        team=name,
+        token_url=team.token_url,
+        app_key=team.app_key,
+        app_secret=team.app_secret,
+        refresh_token=team.refresh_token,
+        transport=transport,
+        clock=clock,
+        timeout=settings.http.timeout,
+    )
+    try:
+        await tokens.access_token()
+    except (DropboxAuthError, DropboxApiError) as exc:
+        return [Row(f"{name}: credentials", "fail", str(exc), exc.exit_code)]
+    rows = [Row(f"{name}: credentials", "ok", f"refresh token accepted ({team.token_url})")]
+    client = DropboxClient(
+        team=name,
+        api_url=team.api_url,
+        tokens=tokens,
+        transport=transport,
+        gate=RateGate(clock, 2),
+        retry=RetryPolicy(max_attempts=3, budget_seconds=30),
+        clock=clock,
+        timeout=settings.http.timeout,
+    )
+    for scope, route, arg, required in SCOPE_PROBES:
+        subject = f"{name}: scope {scope}"
+        try:
+            result = await client.rpc(route, arg)
+        except MissingScopeError as exc:
+            if required:
+                rows.append(Row(subject, "fail", str(exc), exc.exit_code))
+            else:
+                rows.append(Row(subject, "warn", "not granted: the audit-log stream stays off"))
+            continue
+        except (DropboxApiError, DropboxAuthError) as exc:
+            rows.append(Row(subject, "fail", f"{route}: {exc}", exc.exit_code))
+            continue
+        detail = f"{route} answered"
+        if route == "team/get_info" and isinstance(result, dict):
+            detail += f": team {result.get('name')!r} ({result.get('team_id')})"
+        rows.append(Row(subject, "ok", detail))
+    return rows
+
+
+async def check_kafka(settings: Settings) -> list[Row]:
+    kafka = settings.kafka
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    subject = f"kafka {kafka.bootstrap_servers}"
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+    except (KafkaError, OSError) as exc:
+        detail = f"unreachable ({type(exc).__name__}); check kafka.bootstrap_servers and security"
+        return [Row(subject, "fail", detail, 5)]
+    finally:
+        await admin.close()
+    rows = [Row(subject, "ok", f"reachable ({kafka.security_protocol})")]
+    for topic in wanted_topics(kafka, list(STREAM_NAMES)):
+        if topic in existing:
+            rows.append(Row(f"topic {topic}", "ok", "exists"))
+        elif kafka.create_topics:
+            rows.append(Row(f"topic {topic}", "warn", "missing; `streamer run` will create it"))
+        else:
+            rows.append(Row(f"topic {topic}", "fail", "missing and kafka.create_topics = false", 5))
+    return rows

@@ -1,0 +1,79 @@
+"""Read events back from the topics: for the demo, for troubleshooting, for tests.
+
+Reads with ``read_committed`` (what a SIEM consumer should use, and required in exactly-once
+mode) and without a consumer group, so it never moves anyone's committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from streamer.config import KafkaSettings
+from streamer.errors import KafkaUnavailableError
+from streamer.kafka.connection import client_kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+async def tail(
+    settings: KafkaSettings,
+    topics: Sequence[str],
+    *,
+    from_beginning: bool,
+    stop: asyncio.Event,
+) -> AsyncIterator[Received]:
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(settings),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    try:
+        await consumer.start()
+        assigned = []
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions is None:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic) or set()
+            assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            raise KafkaUnavailableError(
+                f"none of the topics {', '.join(topics)} exist on {settings.bootstrap_servers}"
+            )
+        consumer.assign(assigned)
+        if from_beginning:
+            await consumer.seek_to_beginning(*assigned)
+        else:
+            await consumer.seek_to_end(*assigned)
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for m in messages:
+                    yield Received(
+                        m.topic,
+                        m.partition,
+                        m.offset,
+                        m.key,
+                        m.value,
+                        {k: v for k, v in m.headers},
+                    )
+    except KafkaError as exc:
+        raise KafkaUnavailableError(
+            f"cannot read from Kafka at {settings.bootstrap_servers} ({type(exc).__name__})"
+        ) from None
+    finally:
+        await consumer.stop()

@@ -1,0 +1,85 @@
+"""What every stream shares: the batch it yields and the context it runs in.
+
+A stream is an async generator of ``Batch``es. Each batch holds the events of one API page and
+the state subjects they advance; the worker commits both together (see ``kafka.publisher``)
+and only then folds the state into ``StreamContext.state``. A stream never writes Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from streamer.clock import Clock
+from streamer.config import Settings
+from streamer.dropbox.client import DropboxClient
+from streamer.events.envelope import Event, EventContext, UserRef
+from streamer.events.states import load_state
+
+META = "~meta"  # subject holding per-stream bookkeeping (snapshot slot, cursors)
+
+
+@dataclass
+class Batch:
+    events: list[Event] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    """subject -> new state value; ``None`` deletes the subject."""
+    rejected: list[Any] = field(default_factory=list)
+    """Records that failed validation (logged and counted; never silently dropped)."""
+    records: int = 0
+    """How many API records this batch covers (for metrics)."""
+
+
+@dataclass
+class StreamContext:
+    team: str  # configured team name: labels logs, metrics and state keys
+    team_id: str
+    team_name: str
+    client: DropboxClient
+    clock: Clock
+    settings: Settings
+    state: dict[str, Any]
+    directory: Callable[[str], UserRef | None]
+    peers: Callable[[str], dict[str, Any]]
+    """The state map of another stream of the same team."""
+    replay: bool = False
+    """Emit snapshots of everything, diff nothing, write no state (``--replay``)."""
+
+    def event_context(self, observed_at: datetime | None = None) -> EventContext:
+        return EventContext(
+            team_id=self.team_id,
+            team_name=self.team_name,
+            observed_at=observed_at or self.clock.now(),
+            include_raw=self.settings.events.include_raw,
+        )
+
+    def snapshot_slot(self) -> int | None:
+        """The snapshot slot to emit in this cycle, or None when none is due.
+
+        Slots are ``floor(unix time / interval)``: every worker and every restart agree on
+        them, so a snapshot re-emitted after a crash carries the same event ids.
+        """
+        if self.replay:
+            return int(self.clock.now().timestamp())
+        interval = self.settings.events.snapshot_interval
+        if interval <= 0:
+            return None
+        slot = int(self.clock.now().timestamp() // interval)
+        meta = self.stored(META) or {}
+        return None if meta.get("snapshot_slot") == slot else slot
+
+    def stored(self, subject: str) -> dict[str, Any] | None:
+        """This stream's state of ``subject`` as a dict (decoding packed bytes)."""
+        return load_state(self.state.get(subject))
+
+    def peer(self, stream: str, subject: str) -> Any:
+        """Another stream's state of ``subject`` (e.g. sessions, for activity summaries)."""
+        return self.peers(stream).get(subject)
+
+
+class Stream(Protocol):
+    name: str
+
+    def poll(self, ctx: StreamContext) -> AsyncIterator[Batch]: ...

@@ -1,0 +1,154 @@
+"""Inventory streams: list everything, diff each subject against the previous poll.
+
+Members, sessions/devices and linked apps differ only in the route, the record model, how a
+record names its subject (the team member) and which diff/snapshot functions apply, so one
+loop serves all three, described by an ``InventorySpec``.
+
+Per page: parse, diff each subject against its stored state, yield events + changed state.
+After a complete listing: every stored subject that was not listed has vanished; its diff
+against "nothing" closes it (member removed, sessions ended, apps unlinked) and its state is
+deleted. A listing cut short by a crash or a stop is simply started again: subjects already
+committed diff as unchanged, so nothing is emitted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from streamer.dropbox.client import DropboxClient
+from streamer.dropbox.models import (
+    MemberDevices,
+    MemberLinkedApps,
+    TeamMemberInfoV2,
+    parse_linked_apps,
+    parse_member_devices,
+    parse_members,
+)
+from streamer.dropbox.pagination import (
+    Page,
+    linked_apps_pages,
+    members_devices_pages,
+    members_pages,
+)
+from streamer.events.diff import (
+    diff_member,
+    diff_member_apps,
+    diff_member_devices,
+    member_activity,
+)
+from streamer.events.envelope import Event, EventContext, UserRef
+from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots, user_ref
+from streamer.streams.base import META, Batch, StreamContext
+
+R = TypeVar("R")
+
+Diff = Callable[[Any | None, R | None, UserRef | None, EventContext], tuple[list[Event], Any]]
+Snapshot = Callable[[R, StreamContext, EventContext, int], list[Event]]
+
+
+@dataclass(frozen=True)
+class InventorySpec(Generic[R]):
+    name: str
+    pages: Callable[[DropboxClient], AsyncIterator[Page]]
+    parse: Callable[[list[dict[str, Any]]], tuple[list[R], list[Any]]]
+    subject: Callable[[R], str]
+    diff: Diff[R]
+    snapshot: Snapshot[R]
+
+
+class InventoryStream(Generic[R]):
+    def __init__(self, spec: InventorySpec[R]) -> None:
+        self.spec = spec
+        self.name = spec.name
+
+    async def poll(self, ctx: StreamContext) -> AsyncIterator[Batch]:
+        spec = self.spec
+        slot = ctx.snapshot_slot()
+        seen: set[str] = set()
+        async for page in spec.pages(ctx.client):
+            ectx = ctx.event_context()
+            records, rejected = spec.parse(page.records)
+            batch = Batch(rejected=rejected, records=len(page.records))
+            for record in records:
+                subject = spec.subject(record)
+                seen.add(subject)
+                user = ctx.directory(subject)
+                if slot is not None:
+                    batch.events.extend(spec.snapshot(record, ctx, ectx, slot))
+                if ctx.replay:
+                    continue
+                previous = ctx.state.get(subject)
+                events, state = spec.diff(previous, record, user, ectx)
+                batch.events.extend(events)
+                if state is not previous:  # diff functions return `previous` when unchanged
+                    batch.state[subject] = state
+            yield batch
+        if ctx.replay:
+            return
+        ectx = ctx.event_context()
+        final = Batch()
+        for subject in [s for s in list(ctx.state) if s != META and s not in seen]:
+            events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx)
+            final.events.extend(events)
+            final.state[subject] = None
+        if slot is not None:
+            final.state[META] = {**(ctx.stored(META) or {}), "snapshot_slot": slot}
+        yield final
+
+
+def _member_snapshot(
+    info: TeamMemberInfoV2, ctx: StreamContext, ectx: EventContext, slot: int
+) -> list[Event]:
+    events = [member_snapshot(info, ectx, slot)]
+    if ctx.settings.events.activity_summary:
+        member_id = info.profile.team_member_id
+        events.append(
+            member_activity(
+                None,
+                ctx.peer("sessions", member_id),
+                ctx.peer("apps", member_id),
+                user_ref(info.profile),
+                ectx,
+                slot,
+            )
+        )
+    return events
+
+
+def _all_members(client: DropboxClient) -> AsyncIterator[Page]:
+    # Removed members too: their status is how removals are seen.
+    return members_pages(client, include_removed=True)
+
+
+MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
+    name="members",
+    pages=_all_members,
+    parse=parse_members,
+    subject=lambda info: info.profile.team_member_id,
+    diff=lambda prev, cur, _user, ectx: diff_member(prev, cur, ectx),
+    snapshot=_member_snapshot,
+)
+
+SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
+    name="sessions",
+    pages=members_devices_pages,
+    parse=parse_member_devices,
+    subject=lambda devices: devices.team_member_id,
+    diff=diff_member_devices,
+    snapshot=lambda devices, ctx, ectx, slot: session_snapshots(
+        devices, ctx.directory(devices.team_member_id), ectx, slot
+    ),
+)
+
+APPS: InventorySpec[MemberLinkedApps] = InventorySpec(
+    name="apps",
+    pages=linked_apps_pages,
+    parse=parse_linked_apps,
+    subject=lambda apps: apps.team_member_id,
+    diff=diff_member_apps,
+    snapshot=lambda apps, ctx, ectx, slot: app_snapshots(
+        apps, ctx.directory(apps.team_member_id), ectx, slot
+    ),
+)

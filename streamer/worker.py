@@ -1,0 +1,310 @@
+"""The worker: wires each team's streams to the publisher; scheduling, shutdown, backpressure.
+
+One ``TeamWorker`` per configured team, all sharing one HTTP transport and one Kafka producer.
+Within a team every stream runs as its own task; sessions and apps wait for the first members
+cycle so their events can name the user (email, name), then all run on their own intervals.
+
+Backpressure: a stream fetches at most ``PREFETCH`` pages ahead of the page being committed,
+and the commit waits for Kafka. When Kafka is slow or down, fetching waits; nothing is dropped.
+
+Shutdown: when ``stop`` is set, each stream finishes committing the batch in hand, abandons the
+page being fetched (it is fetched again after a restart) and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from streamer.aio import prefetch
+from streamer.clock import Clock
+from streamer.config import Settings, TeamSettings
+from streamer.dropbox.auth import TokenManager
+from streamer.dropbox.client import DropboxClient
+from streamer.dropbox.ratelimit import RateGate
+from streamer.dropbox.retry import RetryPolicy
+from streamer.dropbox.transport import Transport
+from streamer.errors import DropboxApiError, MissingScopeError, RouteError
+from streamer.events.envelope import UserRef
+from streamer.events.normalize import user_ref_from_state
+from streamer.events.states import load_state
+from streamer.kafka.publisher import OutRecord, Publisher
+from streamer.kafka.state import StateMap, state_record
+from streamer.metrics import Metrics
+from streamer.streams import build_streams
+from streamer.streams.audit import AuditStream, time_windows
+from streamer.streams.base import Batch, Stream, StreamContext
+
+log = structlog.get_logger(__name__)
+
+PREFETCH = 2
+
+
+@dataclass
+class CycleStats:
+    pages: int = 0
+    records: int = 0
+    events: int = 0
+    rejected: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+class TeamWorker:
+    def __init__(
+        self,
+        name: str,
+        team: TeamSettings,
+        *,
+        settings: Settings,
+        transport: Transport,
+        publisher: Publisher,
+        states: StateMap,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self._publisher = publisher
+        self._states = states
+        self._clock = clock
+        self._metrics = metrics
+        self.tokens = TokenManager(
+            team=name,
+            token_url=team.token_url,
+            app_key=team.app_key,
+            app_secret=team.app_secret,
+            refresh_token=team.refresh_token,
+            transport=transport,
+            clock=clock,
+            metrics=metrics,
+            timeout=settings.http.timeout,
+        )
+        self.gate = RateGate(clock, settings.http.max_concurrency)
+        self.client = DropboxClient(
+            team=name,
+            api_url=team.api_url,
+            tokens=self.tokens,
+            transport=transport,
+            gate=self.gate,
+            retry=RetryPolicy(
+                max_attempts=settings.http.max_attempts,
+                budget_seconds=settings.http.retry_budget,
+            ),
+            clock=clock,
+            metrics=metrics,
+            timeout=settings.http.timeout,
+        )
+        self.team_id = ""
+        self.team_name = ""
+        self.last_success: dict[str, float] = {}
+        self.disabled: set[str] = set()  # streams turned off for lack of a scope
+
+    def publisher_connected(self) -> bool:
+        return self._publisher.connected
+
+    async def connect(self) -> None:
+        """Get a token and the team's identity; fails fast on bad credentials."""
+        info = await self.client.rpc("team/get_info", None)
+        self.team_id = str(info["team_id"])
+        self.team_name = str(info.get("name", self.name))
+        log.info("team_connected", team=self.name, team_id=self.team_id)
+
+    def context(self, stream: str, *, replay: bool = False) -> StreamContext:
+        return StreamContext(
+            team=self.name,
+            team_id=self.team_id,
+            team_name=self.team_name,
+            client=self.client,
+            clock=self._clock,
+            settings=self._settings,
+            state=self._states[f"{self.name}/{stream}"],
+            directory=self.directory,
+            peers=self.peers,
+            replay=replay,
+        )
+
+    def directory(self, member_id: str) -> UserRef | None:
+        """The member's ``user`` part (email, name, status) from the members stream's state."""
+        state = load_state(self._states[f"{self.name}/members"].get(member_id))
+        return user_ref_from_state(state) if state is not None else None
+
+    def peers(self, stream: str) -> dict[str, Any]:
+        return self._states[f"{self.name}/{stream}"]
+
+    async def run(self, stop: asyncio.Event, *, once: bool = False, replay: bool = False) -> None:
+        streams = build_streams(self._settings)
+        members_ready = asyncio.Event()
+        if "members" not in {s.name for s in streams}:
+            members_ready.set()
+        async with asyncio.TaskGroup() as group:
+            for stream in streams:
+                waits_for = members_ready if stream.name in ("sessions", "apps") else None
+                done = members_ready if stream.name == "members" else None
+                group.create_task(
+                    self._run_stream(
+                        stream, stop, once=once, replay=replay, after=waits_for, done=done
+                    ),
+                    name=f"{self.name}/{stream.name}",
+                )
+
+    async def backfill(self, stop: asyncio.Event, since: datetime, until: datetime) -> CycleStats:
+        """Replay the audit log for [since, until) in windows fetched concurrently.
+
+        Each window keeps its own cursor under the ``backfill`` state namespace, so an
+        interrupted backfill resumes, and it never touches the live audit cursor.
+        """
+        windows = time_windows(since, until, parts=max(1, self._settings.http.max_concurrency))
+        total = CycleStats()
+
+        async def one(start: datetime, end: datetime) -> None:
+            stream = AuditStream(
+                category=self._settings.streams.audit.category,
+                start=start,
+                end=end,
+                subject=f"{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}",
+            )
+            stats = await self._cycle(stream, self.context("backfill"), stop, namespace="backfill")
+            total.events += stats.events
+            total.records += stats.records
+
+        async with asyncio.TaskGroup() as group:
+            for start, end in windows:
+                group.create_task(one(start, end))
+        return total
+
+    async def _run_stream(
+        self,
+        stream: Stream,
+        stop: asyncio.Event,
+        *,
+        once: bool,
+        replay: bool,
+        after: asyncio.Event | None,
+        done: asyncio.Event | None,
+    ) -> None:
+        structlog.contextvars.bind_contextvars(team=self.name, stream=stream.name)
+        if after is not None:
+            await _first(after.wait(), stop.wait())
+        interval = self._settings.streams.get(stream.name).poll_interval
+        ctx = self.context(stream.name, replay=replay)
+        while not stop.is_set():
+            started = self._clock.monotonic()
+            try:
+                stats = await self._cycle(stream, ctx, stop, replay=replay)
+            except MissingScopeError as exc:
+                if stream.name != "audit":
+                    raise
+                self.disabled.add(stream.name)
+                log.warning(
+                    "stream_disabled",
+                    reason=f"the app lacks the {exc.required_scope} scope",
+                    fix="grant events.read in the App Console and create a new refresh token",
+                )
+                return
+            except (DropboxApiError, RouteError) as exc:
+                if once or isinstance(exc, MissingScopeError):
+                    raise
+                log.error("cycle_failed", error=str(exc), retry_in=interval)
+            else:
+                self.last_success[stream.name] = self._clock.now().timestamp()
+                self._metrics.last_success.labels(self.name, stream.name).set(
+                    self.last_success[stream.name]
+                )
+                log.info(
+                    "cycle_done",
+                    seconds=round(self._clock.monotonic() - started, 3),
+                    pages=stats.pages,
+                    records=stats.records,
+                    events=stats.events,
+                    rejected=stats.rejected,
+                    by_type=stats.by_type,
+                )
+            finally:
+                if done is not None:
+                    done.set()
+            if once or replay:
+                return
+            remaining = interval - (self._clock.monotonic() - started)
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), remaining)
+
+    async def _cycle(
+        self,
+        stream: Stream,
+        ctx: StreamContext,
+        stop: asyncio.Event,
+        *,
+        replay: bool = False,
+        namespace: str | None = None,
+    ) -> CycleStats:
+        stats = CycleStats()
+        async for batch in prefetch(stream.poll(ctx), PREFETCH):
+            await self._commit(namespace or stream.name, ctx, batch, write_state=not replay)
+            stats.pages += 1
+            stats.records += batch.records
+            stats.events += len(batch.events)
+            stats.rejected += len(batch.rejected)
+            for event in batch.events:
+                stats.by_type[event.event_type] = stats.by_type.get(event.event_type, 0) + 1
+            if stop.is_set():
+                break
+        return stats
+
+    async def _commit(
+        self, namespace: str, ctx: StreamContext, batch: Batch, *, write_state: bool
+    ) -> None:
+        kafka = self._settings.kafka
+        records = [
+            OutRecord(
+                kafka.topics.for_stream(event.topic_stream),
+                event.key(),
+                event.to_json(),
+                event.headers(),
+            )
+            for event in batch.events
+        ]
+        state: Sequence[OutRecord] = []
+        if write_state:
+            state = [
+                state_record(kafka.topics.state, self.name, namespace, subject, value)
+                for subject, value in batch.state.items()
+            ]
+        for rejected in batch.rejected:
+            # Never silently dropped: each one is logged with its reason and counted.
+            log.warning("record_rejected", detail=_describe_rejected(rejected))
+        await self._publisher.commit(records, state)
+        if write_state:
+            for subject, value in batch.state.items():
+                if value is None:
+                    ctx.state.pop(subject, None)
+                else:
+                    ctx.state[subject] = value
+            now = self._clock.now().timestamp()
+            self._metrics.checkpoint_time.labels(self.name, namespace).set(now)
+        self._metrics.pages.labels(self.name, namespace).inc()
+        self._metrics.records.labels(self.name, namespace).inc(batch.records)
+        for event in batch.events:
+            self._metrics.events.labels(self.name, event.event_type).inc()
+
+
+def _describe_rejected(rejected: Any) -> str:
+    reason = getattr(rejected, "reason", None)
+    if reason is None and isinstance(rejected, dict):
+        reason = rejected.get("reason")
+    return str(reason or rejected)[:500]
+
+
+async def _first(*aws: Any) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,59 @@
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from streamer.aio import prefetch
+
+
+async def numbers(n: int, produced: list[int]) -> AsyncIterator[int]:
+    for i in range(n):
+        produced.append(i)
+        yield i
+
+
+async def test_prefetch_yields_everything_in_order() -> None:
+    produced: list[int] = []
+    assert [i async for i in prefetch(numbers(10, produced), 2)] == list(range(10))
+
+
+async def test_prefetch_runs_at_most_size_ahead() -> None:
+    produced: list[int] = []
+    stream = prefetch(numbers(100, produced), 2)
+    first = await anext(stream)
+    for _ in range(5):  # let the pump run as far as it can
+        await asyncio.sleep(0)
+    # one consumed + two queued + one blocked in put() = at most size + 2 produced
+    assert first == 0
+    assert len(produced) <= 4
+    await stream.aclose()
+
+
+async def test_prefetch_propagates_errors() -> None:
+    async def failing() -> AsyncIterator[int]:
+        yield 1
+        raise ValueError("boom")
+
+    seen = []
+    with pytest.raises(ValueError, match="boom"):
+        async for item in prefetch(failing(), 2):
+            seen.append(item)
+    assert seen == [1]
+
+
+async def test_prefetch_closes_source_when_consumer_stops_early() -> None:
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    async for item in prefetch(endless(), 1):
+        if item == 3:
+            break
+    await asyncio.wait_for(closed.wait(), 1)
