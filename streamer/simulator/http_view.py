@@ -22,17 +22,19 @@ from streamer.simulator import http_noise as noise
 from streamer.simulator.faults import FaultInjector
 
 DeviceFlags = tuple[bool, bool, bool]  # include web, desktop, mobile
-ALL_DEVICES: DeviceFlags = (True, True, True)
-_MEMBERS_DEVICE_KEYS = ("web_sessions", "desktop_clients", "mobile_clients")
-_SINGLE_DEVICE_KEYS = ("active_web_sessions", "desktop_client_sessions", "mobile_client_sessions")
 
 
 class ChangeLike(Protocol):
-    kind: str
-    member_id: str | None
-    subject_id: str | None
-    at: datetime
-    details: Any
+    @property
+    def kind(self) -> str: ...
+    @property
+    def member_id(self) -> str: ...
+    @property
+    def subject_id(self) -> str | None: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
 
 
 class WorldLike(Protocol):
@@ -53,22 +55,24 @@ class WorldLike(Protocol):
     def is_removed(self, member_id: str) -> bool: ...
     def member_info(self, member_id: str) -> dict[str, Any]: ...
     def find_member(self, tag: str, value: str) -> str | None: ...
-    def member_devices(self, member_id: str) -> dict[str, Any] | None: ...
-    def member_devices_single(self, member_id: str) -> dict[str, Any]: ...
+    def member_devices(
+        self, member_id: str, *, web: bool = True, desktop: bool = True, mobile: bool = True
+    ) -> dict[str, Any] | None: ...
+    def member_devices_single(
+        self, member_id: str, *, web: bool = True, desktop: bool = True, mobile: bool = True
+    ) -> dict[str, Any]: ...
     def member_linked_apps(self, member_id: str) -> dict[str, Any] | None: ...
     def audit_log(self) -> list[dict[str, Any]]: ...
     def audit_events(
-        self, start: datetime | None, end: datetime | None, category: str | None
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        category: str | None,
+        *,
+        event_type: str | None = None,
+        account_id: str | None = None,
     ) -> list[int]: ...
     def truth(self) -> dict[str, Any]: ...
-
-
-def _filter_devices(
-    record: dict[str, Any], flags: DeviceFlags, keys: tuple[str, str, str]
-) -> dict[str, Any]:
-    if flags == ALL_DEVICES:
-        return record
-    return {k: v for k, v in record.items() if k not in keys or flags[keys.index(k)]}
 
 
 class WorldView:
@@ -85,6 +89,7 @@ class WorldView:
         self._audit: list[dict[str, Any]] = []
         self._events: list[bytes] = []
         self._matches: dict[tuple[Any, ...], list[int]] = {}
+        self._accounts: set[Any] | None = None
 
     # --- generation ---------------------------------------------------------------------------
     def sync(self) -> None:
@@ -100,6 +105,7 @@ class WorldView:
         self._apps.clear()
         self._team_info = None
         self._matches.clear()
+        self._accounts = None
         self._audit = world.audit_log()
         if len(self._audit) < len(self._events):
             self._events.clear()
@@ -157,20 +163,18 @@ class WorldView:
         key = (member_id, flags)
         if not self.noisy and key in self._devices:
             return self._devices[key]
-        record = self.world.member_devices(member_id)
-        encoded = None
-        if record is not None:
-            record = _filter_devices(record, flags, _MEMBERS_DEVICE_KEYS)
-            if any(record.get(k) for k in _MEMBERS_DEVICE_KEYS):
-                if self.noisy:
-                    return orjson.dumps(noise.devices(record, self._field, self._tag))
-                encoded = orjson.dumps(record)
+        web, desktop, mobile = flags
+        record = self.world.member_devices(member_id, web=web, desktop=desktop, mobile=mobile)
+        if record is not None and self.noisy:
+            return orjson.dumps(noise.devices(record, self._field, self._tag))
+        encoded = None if record is None else orjson.dumps(record)
         self._devices[key] = encoded
         return encoded
 
     def member_devices_single(self, member_id: str, flags: DeviceFlags) -> bytes:
-        record = _filter_devices(
-            self.world.member_devices_single(member_id), flags, _SINGLE_DEVICE_KEYS
+        web, desktop, mobile = flags
+        record = self.world.member_devices_single(
+            member_id, web=web, desktop=desktop, mobile=mobile
         )
         if self.noisy:
             record = noise.devices(record, self._field, self._tag)
@@ -220,13 +224,9 @@ class WorldView:
         key = (start, end, category, account_id, event_type)
         cached = self._matches.get(key)
         if cached is None:
-            cached = sorted(self.world.audit_events(start, end, category))
-            if event_type is not None:
-                log = self._audit
-                cached = [i for i in cached if log[i]["event_type"][".tag"] == event_type]
-            if account_id is not None:
-                needle = orjson.dumps(account_id)
-                cached = [i for i in cached if needle in self._plain_event(i)]
+            cached = self.world.audit_events(
+                start, end, category, event_type=event_type, account_id=account_id
+            )
             self._matches[key] = cached
         return cached
 
@@ -237,7 +237,7 @@ class WorldView:
         return events[index]
 
     def account_exists(self, account_id: str) -> bool:
-        for member_id in self._order:
-            if self.world.member_info(member_id)["profile"].get("account_id") == account_id:
-                return True
-        return False
+        if self._accounts is None:
+            info = self.world.member_info
+            self._accounts = {info(m)["profile"].get("account_id") for m in self._order}
+        return account_id in self._accounts
