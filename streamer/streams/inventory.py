@@ -39,13 +39,16 @@ from streamer.events.diff import (
     member_activity,
 )
 from streamer.events.envelope import Event, EventContext, UserRef
-from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots, user_ref
+from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots
 from streamer.streams.base import META, Batch, StreamContext
 
 R = TypeVar("R")
 
 Diff = Callable[[Any | None, R | None, UserRef | None, EventContext], tuple[list[Event], Any]]
 Snapshot = Callable[[R, StreamContext, EventContext, int], list[Event]]
+
+
+Summary = Callable[[str, Any | None, StreamContext, EventContext, int], Event | None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class InventorySpec(Generic[R]):
     subject: Callable[[R], str]
     diff: Diff[R]
     snapshot: Snapshot[R]
+    summary: Summary | None = None
+    """Per-member summary emitted with each snapshot, from the subject's fresh state; members
+    this listing did not show get one too, from an empty state."""
 
 
 class InventoryStream(Generic[R]):
@@ -84,6 +90,10 @@ class InventoryStream(Generic[R]):
                 batch.events.extend(events)
                 if state is not previous:  # diff functions return `previous` when unchanged
                     batch.state[subject] = state
+                if slot is not None and spec.summary is not None:
+                    summary = spec.summary(subject, state, ctx, ectx, slot)
+                    if summary is not None:
+                        batch.events.append(summary)
             yield batch
         if ctx.replay:
             return
@@ -94,27 +104,27 @@ class InventoryStream(Generic[R]):
             final.events.extend(events)
             final.state[subject] = None
         if slot is not None:
+            if spec.summary is not None:
+                for member_id in [m for m in list(ctx.peers("members")) if m not in seen]:
+                    summary = spec.summary(member_id, None, ctx, ectx, slot)
+                    if summary is not None:
+                        final.events.append(summary)
             final.state[META] = {**(ctx.stored(META) or {}), "snapshot_slot": slot}
         yield final
 
 
-def _member_snapshot(
-    info: TeamMemberInfoV2, ctx: StreamContext, ectx: EventContext, slot: int
-) -> list[Event]:
-    events = [member_snapshot(info, ectx, slot)]
-    if ctx.settings.events.activity_summary:
-        member_id = info.profile.team_member_id
-        events.append(
-            member_activity(
-                None,
-                ctx.peer("sessions", member_id),
-                ctx.peer("apps", member_id),
-                user_ref(info.profile),
-                ectx,
-                slot,
-            )
-        )
-    return events
+def _activity(
+    member_id: str, devices: Any | None, ctx: StreamContext, ectx: EventContext, slot: int
+) -> Event | None:
+    """``member.activity`` from the member's fresh sessions state (taken with the sessions
+    snapshot, so it counts what this very listing showed)."""
+    if member_id == META or not ctx.settings.events.activity_summary:
+        return None
+    member = ctx.peer("members", member_id)
+    user = ctx.directory(member_id)
+    if member is None or user is None or user.get("status") == "removed":
+        return None
+    return member_activity(member, devices, ctx.peer("apps", member_id), user, ectx, slot)
 
 
 def _all_members(client: DropboxClient) -> AsyncIterator[Page]:
@@ -128,7 +138,7 @@ MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
     parse=parse_members,
     subject=lambda info: info.profile.team_member_id,
     diff=lambda prev, cur, _user, ectx: diff_member(prev, cur, ectx),
-    snapshot=_member_snapshot,
+    snapshot=lambda info, _ctx, ectx, slot: [member_snapshot(info, ectx, slot)],
 )
 
 SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
@@ -140,6 +150,7 @@ SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
     snapshot=lambda devices, ctx, ectx, slot: session_snapshots(
         devices, ctx.directory(devices.team_member_id), ectx, slot
     ),
+    summary=_activity,
 )
 
 APPS: InventorySpec[MemberLinkedApps] = InventorySpec(
