@@ -21,7 +21,8 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:dropbox-streamer:event-id")
 """Never change: every event id depends on it."""
 
 _NS = NAMESPACE.bytes
-_SEP = "\x1f"
+_SEP = "\x1f"  # ASCII unit separator
+_ESC = "\x1b"
 _DIGEST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
@@ -32,14 +33,18 @@ def _text(part: object) -> str:
         return "true" if part else "false"
     if isinstance(part, datetime):
         return str(epoch(part))
-    return str(part)
+    text = str(part)
+    if _SEP in text or _ESC in text:  # never in Dropbox ids, but keep the join unambiguous
+        text = text.replace(_ESC, _ESC + _ESC).replace(_SEP, _ESC + "_")
+    return text
 
 
 def event_id(team_id: str, event_type: str, *parts: object) -> str:
     """``uuid5(NAMESPACE, team_id ␟ event_type ␟ part…)`` as its canonical string.
 
     ``None`` counts as the empty string, booleans as ``true``/``false``, datetimes as whole
-    epoch seconds. Same output as ``str(uuid.uuid5(...))``, in a third of the time.
+    epoch seconds; a part holding the separator is escaped. Same output as
+    ``str(uuid.uuid5(...))`` in about half the time.
     """
     name = _SEP.join([team_id, event_type, *[_text(p) for p in parts]])
     raw = bytearray(hashlib.sha1(_NS + name.encode(), usedforsecurity=False).digest()[:16])

@@ -357,6 +357,10 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
         tag = value.get(".tag")
         if tag is not None and path:
+            if len(value) == 2 and tag in value and path.rpartition(".")[2] == tag:
+                # {".tag": "x", "x": v} at path …x: the tag only repeats the name
+                _flatten(value[tag], path, out)
+                return
             out[path] = tag
         for key, item in value.items():
             if key != ".tag":
