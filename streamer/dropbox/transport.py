@@ -11,7 +11,7 @@ help (a reset connection can; an untrusted certificate cannot).
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -110,9 +110,15 @@ class AiohttpTransport:
         limit: int = 100,
         ssl_context: ssl.SSLContext | None = None,
         connect_timeout: float = 10.0,
+        ca_files: Sequence[str] = (),
     ) -> None:
-        if ssl_context is None and ca_file is not None:
-            ssl_context = ssl.create_default_context(cafile=ca_file)
+        extra = [*([ca_file] if ca_file else []), *ca_files]
+        if ssl_context is None and extra:
+            # extra CAs are trusted *in addition to* the system store: one process may serve a
+            # simulator team and a real one through this one session
+            ssl_context = ssl.create_default_context()
+            for path in extra:
+                ssl_context.load_verify_locations(cafile=path)
         self._ssl = ssl_context
         self._limit = limit
         self._connect_timeout = connect_timeout

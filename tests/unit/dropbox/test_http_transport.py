@@ -5,10 +5,12 @@ tests/integration/test_client_against_simulator.py.
 """
 
 import ssl
+from pathlib import Path
 from types import SimpleNamespace
 
 import aiohttp
 import pytest
+import trustme
 
 from streamer.dropbox import MockTransport, Request, Response, TransportError
 from streamer.dropbox.transport import AiohttpTransport, _map_error
@@ -67,3 +69,15 @@ async def test_mock_transport_records_requests_and_answers_from_a_function() -> 
 def test_aiohttp_transport_repr() -> None:
     transport = AiohttpTransport(limit=7)
     assert repr(transport) == "AiohttpTransport(limit=7, custom_ca=False)"
+
+
+def test_extra_ca_files_are_trusted_on_top_of_the_system_store(tmp_path: Path) -> None:
+    paths = []
+    for name in ("sim-a", "sim-b"):
+        path = tmp_path / f"{name}.pem"
+        trustme.CA().cert_pem.write_to_path(str(path))
+        paths.append(str(path))
+    system = len(ssl.create_default_context().get_ca_certs())
+    transport = AiohttpTransport(ca_file=paths[0], ca_files=[paths[1]])
+    assert transport._ssl is not None
+    assert len(transport._ssl.get_ca_certs()) == system + 2
