@@ -45,8 +45,9 @@ async def run_service(
 ) -> None:
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
-    ca_files = [str(t.ca_file) for t in settings.teams.values() if t.ca_file]
-    transport = AiohttpTransport(ca_file=ca_files[0] if ca_files else None)
+    # every team's extra CA (e.g. a simulator's), added to the system trust store
+    ca_files = tuple(str(t.ca_file) for t in settings.teams.values() if t.ca_file)
+    transport = AiohttpTransport(ca_files=ca_files)
     publisher = Publisher(settings.kafka, clock=clock, metrics=metrics)
     health: HealthServer | None = None
     try:

@@ -44,8 +44,9 @@ class Row:
 
 async def run_checks(settings: Settings) -> list[Row]:
     rows: list[Row] = []
-    ca_files = [str(t.ca_file) for t in settings.teams.values() if t.ca_file]
-    transport = AiohttpTransport(ca_file=ca_files[0] if ca_files else None)
+    # every team's extra CA (e.g. a simulator's), added to the system trust store
+    ca_files = tuple(str(t.ca_file) for t in settings.teams.values() if t.ca_file)
+    transport = AiohttpTransport(ca_files=ca_files)
     try:
         for name, team in settings.teams.items():
             rows += await check_team(name, team, settings, transport)

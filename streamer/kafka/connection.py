@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.helpers import create_ssl_context
 
 from streamer.config import KafkaSettings
@@ -29,3 +31,26 @@ def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
         kwargs["sasl_plain_username"] = settings.sasl_username
         kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value()
     return kwargs
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """``consumer.stop()``, minus an aiokafka quirk: when its no-group coordinator task is
+    cancelled before it ever ran, ``stop()`` re-raises that task's CancelledError although
+    nobody cancelled *us*. Swallow only that case."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    """Partition numbers of ``topic`` (empty if it does not exist). A consumer without a
+    subscription tracks no topic metadata, so ask its client to track this one first (aiokafka
+    has no public call for that)."""
+    partitions = consumer.partitions_for_topic(topic)
+    if partitions is None:
+        await consumer._client.add_topic(topic)
+        partitions = consumer.partitions_for_topic(topic)
+    return sorted(partitions or ())

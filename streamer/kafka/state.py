@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from streamer.config import KafkaSettings
 from streamer.errors import KafkaUnavailableError
-from streamer.kafka.connection import client_kwargs
+from streamer.kafka.connection import client_kwargs, partitions_of, stop_consumer
 from streamer.kafka.publisher import OutRecord
 
 StateMap = dict[str, dict[str, Any]]
@@ -56,11 +56,7 @@ async def restore_state(settings: KafkaSettings) -> StateMap:
     states: StateMap = defaultdict(dict)
     try:
         await consumer.start()
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()  # topic just created
-            partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        assigned = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
         if not assigned:
             return states
         consumer.assign(assigned)
@@ -82,4 +78,4 @@ async def restore_state(settings: KafkaSettings) -> StateMap:
             f"({type(exc).__name__}); check that Kafka is up and the topic is readable"
         ) from None
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)

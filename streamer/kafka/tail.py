@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from streamer.config import KafkaSettings
 from streamer.errors import KafkaUnavailableError
-from streamer.kafka.connection import client_kwargs
+from streamer.kafka.connection import client_kwargs, partitions_of, stop_consumer
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +45,7 @@ async def tail(
         await consumer.start()
         assigned = []
         for topic in topics:
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions is None:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-            assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
+            assigned += [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
         if not assigned:
             raise KafkaUnavailableError(
                 f"none of the topics {', '.join(topics)} exist on {settings.bootstrap_servers}"
@@ -76,4 +72,4 @@ async def tail(
             f"cannot read from Kafka at {settings.bootstrap_servers} ({type(exc).__name__})"
         ) from None
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)

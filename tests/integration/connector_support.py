@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streamer.app import RunOptions, run_service
 from streamer.clock import Clock
 from streamer.config import STREAM_NAMES, Settings
+from streamer.kafka.connection import partitions_of, stop_consumer
 from streamer.metrics import Metrics
 
 
@@ -95,7 +96,11 @@ class Read:
 
 
 async def read_topics(
-    bootstrap: str, topics: list[str], *, committed: bool = True, start: dict[Any, int] | None = None
+    bootstrap: str,
+    topics: list[str],
+    *,
+    committed: bool = True,
+    start: dict[Any, int] | None = None,
 ) -> tuple[Read, dict[TopicPartition, int]]:
     """Everything in ``topics`` up to their current end (from ``start`` offsets if given);
     returns the messages and the end offsets (to read only what comes later next time)."""
@@ -108,7 +113,7 @@ async def read_topics(
     try:
         partitions = []
         for topic in topics:
-            for p in consumer.partitions_for_topic(topic) or set():
+            for p in await partitions_of(consumer, topic):
                 partitions.append(TopicPartition(topic, p))
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
@@ -121,15 +126,13 @@ async def read_topics(
             for messages in batches.values():
                 for m in messages:
                     event = orjson.loads(m.value) if m.value is not None else None
-                    read.messages.append(
-                        Message(m.topic, m.key, dict(m.headers), event, m.value)
-                    )
+                    read.messages.append(Message(m.topic, m.key, dict(m.headers), event, m.value))
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
         return read, end
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 def event_topics(settings: Settings) -> list[str]:
