@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import ssl
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -171,6 +173,8 @@ def simulate(**opts: Any) -> None:
         server = SimulatorServer(config)
     except ValueError as exc:
         raise click.UsageError(f"cannot build the simulated team: {exc}") from exc
+    # the World is a large, long-lived object graph: keep the cyclic GC from re-walking it
+    gc.freeze()
     asyncio.run(_serve(server, listen))
 
 
@@ -197,14 +201,16 @@ async def _serve(server: SimulatorServer, listen: _Listen) -> None:
     try:
         async with server.running(listen.host, listen.port, listen.ssl_context) as sim:
             _banner(sim, listen)
+            warm = asyncio.create_task(_warm(sim))
             ticker = None
             if listen.advance_every > 0:
                 ticker = asyncio.create_task(_advance_forever(sim, listen))
             await stop.wait()
-            if ticker is not None:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+            for task in (warm, ticker):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
     except OSError as exc:
         reason = exc.strerror or exc
         raise ConfigError(f"cannot listen on {listen.host}:{listen.port}: {reason}") from exc
@@ -212,6 +218,13 @@ async def _serve(server: SimulatorServer, listen: _Listen) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     click.echo("simulator stopped")
+
+
+async def _warm(sim: SimulatorServer) -> None:
+    started = time.monotonic()
+    await sim.warm_up()
+    click.echo(f"caches warm after {time.monotonic() - started:.1f} s")
+    sys.stdout.flush()
 
 
 async def _advance_forever(sim: SimulatorServer, listen: _Listen) -> None:

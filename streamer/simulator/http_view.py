@@ -1,10 +1,13 @@
 """A caching read view of the World, shaped for the routes.
 
 The World is static between ``advance`` calls, so everything derived from it (member order,
-filtered positions, encoded records) is cached and dropped when the world moves on: the cache key
-is ``(world.now, len(world.changes))``, checked at the start of every request, so calls of
-``world.advance`` made directly on the object are noticed too. Records are kept as orjson-encoded
-fragments and spliced into pages, which makes a 1000-member page a join of 1000 byte strings.
+filtered positions, encoded records) is cached. ``sync`` runs at the start of every request and
+notices when the world moved on (``(world.now, len(world.changes))`` differs, so calls of
+``world.advance`` made directly on the object are noticed too). It then drops only what the new
+``Change`` records touch: the World guarantees that diffing two snapshots recovers exactly its
+changes, so a member without a change has the same member / devices / apps JSON as before. (With
+``incremental=False`` every cache is dropped instead.) Records are kept as orjson-encoded fragments
+and spliced into pages, which makes a 1000-member page a join of 1000 byte strings.
 Unknown-field / unknown-tag noise bypasses the cache (it is random per record).
 
 The audit log is append-only, so its encoded events are kept across generations.
@@ -12,7 +15,7 @@ The audit log is append-only, so its encoded events are kept across generations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -76,14 +79,18 @@ class WorldLike(Protocol):
 
 
 class WorldView:
-    def __init__(self, world: WorldLike, injector: FaultInjector) -> None:
+    def __init__(
+        self, world: WorldLike, injector: FaultInjector, *, incremental: bool = True
+    ) -> None:
         self.world = world
         self.injector = injector
+        self.incremental = incremental
         self._key: tuple[datetime, int] | None = None
+        self._seen = 0  # changes already applied to the caches
         self._order: list[str] = []
         self._positions: dict[bool, list[int]] = {}
         self._members: dict[str, bytes] = {}
-        self._devices: dict[tuple[str, DeviceFlags], bytes | None] = {}
+        self._devices: dict[DeviceFlags, dict[str, bytes | None]] = {}
         self._apps: dict[str, bytes | None] = {}
         self._team_info: bytes | None = None
         self._audit: list[dict[str, Any]] = []
@@ -97,18 +104,34 @@ class WorldView:
         key = (world.now, len(world.changes))
         if key == self._key:
             return
+        changes = world.changes
+        if self.incremental and self._key is not None and self._seen <= len(changes):
+            self._forget([c for c in changes[self._seen :]])
+        else:
+            self._members.clear()
+            self._devices.clear()
+            self._apps.clear()
+            self._positions.clear()
+            self._accounts = None
         self._key = key
+        self._seen = len(changes)
         self._order = world.member_order()
-        self._positions.clear()
-        self._members.clear()
-        self._devices.clear()
-        self._apps.clear()
         self._team_info = None
         self._matches.clear()
-        self._accounts = None
         self._audit = world.audit_log()
         if len(self._audit) < len(self._events):
             self._events.clear()
+
+    def _forget(self, changes: list[ChangeLike]) -> None:
+        touched = {c.member_id for c in changes}
+        for member_id in touched:
+            self._members.pop(member_id, None)
+            self._apps.pop(member_id, None)
+            for per_member in self._devices.values():
+                per_member.pop(member_id, None)
+        if any(c.kind.startswith("member.") for c in changes):
+            self._positions.clear()
+            self._accounts = None
 
     @property
     def noisy(self) -> bool:
@@ -133,6 +156,26 @@ class WorldView:
     @property
     def order(self) -> list[str]:
         return self._order
+
+    def warm_chunks(self, chunk: int = 500) -> Iterator[None]:
+        """Fill the caches a chunk at a time (yields between chunks); stops if the world moves."""
+        self.sync()
+        key = self._key
+        flags: DeviceFlags = (True, True, True)
+        for include_removed in (False, True):
+            self.positions(include_removed)
+        order = list(self._order)
+        for start in range(0, len(order), chunk):
+            if self._key != key or self.noisy:
+                return
+            for member_id in order[start : start + chunk]:
+                self.member(member_id)
+                self.devices(member_id, flags)
+                self.apps(member_id)
+            yield
+        for start in range(0, len(self._audit), chunk * 4):
+            self._plain_event(min(len(self._audit), start + chunk * 4) - 1)
+            yield
 
     def positions(self, include_removed: bool) -> list[int]:
         """Positions in ``member_order`` that the members listing shows."""
@@ -160,15 +203,18 @@ class WorldView:
     # --- devices and apps ---------------------------------------------------------------------
     def devices(self, member_id: str, flags: DeviceFlags) -> bytes | None:
         """An encoded MemberDevices entry, or None if the member has nothing to list."""
-        key = (member_id, flags)
-        if not self.noisy and key in self._devices:
-            return self._devices[key]
+        cache = self._devices.get(flags)
+        if cache is None:
+            cache = self._devices[flags] = {}
+        noisy = self.noisy
+        if not noisy and member_id in cache:
+            return cache[member_id]
         web, desktop, mobile = flags
         record = self.world.member_devices(member_id, web=web, desktop=desktop, mobile=mobile)
-        if record is not None and self.noisy:
+        if record is not None and noisy:
             return orjson.dumps(noise.devices(record, self._field, self._tag))
         encoded = None if record is None else orjson.dumps(record)
-        self._devices[key] = encoded
+        cache[member_id] = encoded
         return encoded
 
     def member_devices_single(self, member_id: str, flags: DeviceFlags) -> bytes:
