@@ -6,8 +6,9 @@ State (one per member that has linked apps; ``None`` when it has none)::
      "apps": {"<app_id>": [app_name, publisher, linked, is_app_folder]}}
 
 ``linked`` is epoch seconds (or ``null``). An app whose ``linked`` time moved was unlinked
-and linked again between two polls: both events are emitted. A changed name or publisher
-only updates the state.
+and linked again between two polls: both events are emitted. A changed name or publisher, or
+a ``linked`` time appearing where there was none, only updates the state; a ``linked`` time
+that disappears is kept.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def diff_member_apps(
         entry = _entry(app)
         new[app.app_id] = entry
         before = old.get(app.app_id)
+        if before is not None and entry[2] is None:
+            entry[2] = before[2]  # Dropbox stopped saying when: keep what it said before
         if before is not None and None not in (before[2], entry[2]) and before[2] != entry[2]:
             events.append(_unlinked(app.app_id, before, tmid, user, ctx))  # relinked
             before = None

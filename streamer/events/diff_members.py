@@ -9,9 +9,9 @@ State (one per member, JSON, ``None``/empty values left out)::
      "groups": ["g:…"], "roles": [{"role_id": "…", "name": "…"}],
      "secondary_emails": [{"email": "…", "is_verified": true}], "rev": 3}
 
-``rev`` counts the polls that emitted events for the member; it tells apart repeated facts
-that Dropbox gives no timestamp for (a second removal after a recovery, an email changed
-back and forth) in the event ids.
+``rev`` counts the polls that emitted events for the member. It goes into the event ids, so
+a fact that repeats (a second removal after a recovery, an email changed back and forth)
+gets a new id, while the same poll replayed from the same state gets the same ids.
 
 Status transitions, by the new status:
 
@@ -155,16 +155,14 @@ def diff_member(
         if etype is None:
             changes = {**status_change, **changes}
         elif not (prev is None and new_status == "removed"):
-            when, evidence = None, None
+            when = None  # Dropbox's time of the new status, where it gives one
             if etype == "member.invited":
                 when = p.invited_on
             elif etype == "member.joined" and old_status in (None, "invited"):
-                when = p.joined_on
+                when = p.joined_on  # (a recovery keeps the first join's time)
             elif etype == "member.suspended":
                 when = p.suspended_on
-            if when is None:
-                evidence = f"{old_status}#{rev}"  # no timestamp: the state's revision
-            eid = event_id(ctx.team_id, etype, tmid, epoch(when) if when else evidence)
+            eid = event_id(ctx.team_id, etype, tmid, old_status, rev, epoch(when))
             events.append(
                 member_event(etype, cur, ctx, eid=eid, event_time=when, changes=status_change)
             )
@@ -192,7 +190,7 @@ def vanished_member(stored: Stored, ctx: EventContext) -> list[Event]:
     user["status"] = "removed"
     return [
         Event(
-            event_id=event_id(ctx.team_id, "member.removed", tmid, f"{old_status}#{rev}"),
+            event_id=event_id(ctx.team_id, "member.removed", tmid, old_status, rev, None),
             event_type="member.removed",
             event_time=ctx.observed_at,
             observed_time=ctx.observed_at,

@@ -13,8 +13,9 @@ Datetimes stay ``datetime`` objects until ``to_json``; orjson writes them as
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Required
 
 import orjson
@@ -303,7 +304,21 @@ class Event:
         return out
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), option=_JSON_OPTIONS)
+        data = self.to_dict()
+        try:
+            return orjson.dumps(data, option=_JSON_OPTIONS)
+        except TypeError:
+            # orjson stops at 64-bit integers; an unknown Dropbox field could hold a bigger one
+            return json.dumps(
+                data, default=_json_default, ensure_ascii=False, separators=(",", ":")
+            ).encode()
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        text = (value if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+        return text.removesuffix("+00:00") + "Z"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 @dataclass(frozen=True, slots=True)

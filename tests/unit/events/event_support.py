@@ -564,7 +564,11 @@ def devices_projection(state: Any) -> dict[str, tuple[Any, ...]]:
 
 
 def apply_apps(events: list[Event], prev: Any) -> dict[str, Any]:
-    """Apps as ``{app_id: linked epoch}`` after applying the events."""
+    """Apps as ``{app_id: linked epoch}`` after applying the events.
+
+    A ``linked`` time that appears where there was none is not a relink (no event), so
+    compare with ``same_apps``.
+    """
     apps = {k: v[2] for k, v in (load_state(prev) or {}).get("apps", {}).items()}
     for event in events:
         assert event.app is not None
@@ -580,6 +584,14 @@ def apply_apps(events: list[Event], prev: Any) -> dict[str, Any]:
 
 def apps_projection(state: Any) -> dict[str, Any]:
     return {k: v[2] for k, v in (load_state(state) or {}).get("apps", {}).items()}
+
+
+def same_apps(applied: dict[str, Any], state: Any) -> bool:
+    """Same app ids, and the same ``linked`` wherever the events could know it."""
+    stored = apps_projection(state)
+    return applied.keys() == stored.keys() and all(
+        applied[k] == stored[k] for k in applied if applied[k] is not None
+    )
 
 
 def apply_team(events: list[Event], prev: Any) -> State | None:

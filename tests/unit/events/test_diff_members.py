@@ -286,11 +286,17 @@ def test_ids_do_not_depend_on_when_the_fact_was_observed() -> None:
     assert [e.event_id for e in a] == [e.event_id for e in b]
 
 
-def test_lifecycle_ids_come_from_dropbox_timestamps_when_there_are_some() -> None:
-    # the same join seen directly, or after the invite: one fact, one id
+def test_first_sight_ids_survive_a_lost_state() -> None:
+    # state rebuilt from nothing: the same first-sight facts come again with the same ids
+    a, _ = diff_member(None, one_member(rec("active")), ctx())
+    b, _ = diff_member(None, one_member(rec("active")), LATER)
+    assert a[0].event_id == b[0].event_id
+
+
+def test_the_same_status_reached_another_way_is_another_fact() -> None:
     direct, _ = diff_member(None, one_member(rec("active")), ctx())
     via_invite, _ = diff_member(state_of("invited"), one_member(rec("active")), LATER)
-    assert direct[0].event_id == via_invite[0].event_id
+    assert direct[0].event_id != via_invite[0].event_id
 
 
 def test_a_recovery_is_not_mistaken_for_the_original_join() -> None:

@@ -206,3 +206,14 @@ def test_include_raw_off_leaves_raw_out() -> None:
     event = member_snapshot(one_member(member_record()), ctx(include_raw=False), slot=1)
     assert event.raw is None
     assert "raw" not in orjson.loads(event.to_json())
+
+
+def test_integers_beyond_64_bits_in_raw_still_encode() -> None:
+    huge = 2**70
+    event = _event(raw={"future_field": huge, "n": [-(2**64)]}, user=UserRef(team_member_id="m"))
+    data = json.loads(event.to_json())
+    assert data["raw"] == {"future_field": huge, "n": [-(2**64)]}
+    assert data["event_time"] == "2026-01-01T00:00:00Z"
+    assert data["observed_time"] == "2026-01-01T00:00:01.500000Z"
+    fast = orjson.loads(_event(user=UserRef(team_member_id="m")).to_json())
+    assert {k: v for k, v in data.items() if k != "raw"} == fast
