@@ -465,11 +465,14 @@ _EVENT = TypeAdapter(Event)
 
 def check_event(event: Event) -> dict[str, Any]:
     """The event's JSON, checked against the committed schema and the Event classes."""
-    data = event.to_json()
-    decoded: dict[str, Any] = orjson.loads(data)
-    _schema_validator().validate(decoded)
-    _EVENT.validate_json(data)  # extra="forbid" on every part: no stray keys
+    decoded: dict[str, Any] = orjson.loads(event.to_json())
+    check_event_json(decoded)
     return decoded
+
+
+def check_event_json(decoded: dict[str, Any]) -> None:
+    _schema_validator().validate(decoded)
+    _EVENT.validate_python(decoded)  # extra="forbid" on every part: no stray keys
 
 
 # --- applying change events to a previous state -----------------------------------------------
