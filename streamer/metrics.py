@@ -39,6 +39,12 @@ class Metrics:
         self.records = Counter(
             "streamer_records", "Records read from the API", ["team", "stream"], registry=r
         )
+        self.rejected = Counter(
+            "streamer_records_rejected",
+            "API records that failed validation (logged with the reason, not published)",
+            ["team", "stream"],
+            registry=r,
+        )
         self.events = Counter(
             "streamer_events", "Events published, by type", ["team", "event_type"], registry=r
         )

@@ -30,7 +30,7 @@ from streamer.dropbox.client import DropboxClient
 from streamer.dropbox.ratelimit import RateGate
 from streamer.dropbox.retry import RetryPolicy
 from streamer.dropbox.transport import Transport
-from streamer.errors import DropboxApiError, MissingScopeError, RouteError
+from streamer.errors import DropboxApiError, MissingScopeError
 from streamer.events.envelope import UserRef
 from streamer.events.normalize import user_ref_from_state
 from streamer.events.states import load_state
@@ -207,8 +207,10 @@ class TeamWorker:
                     fix="grant events.read in the App Console and create a new refresh token",
                 )
                 return
-            except (DropboxApiError, RouteError) as exc:
-                if once or isinstance(exc, MissingScopeError):
+            except DropboxApiError as exc:
+                # Retries are exhausted or the API refused this cycle; a daemon tries again
+                # next interval (credentials errors are DropboxAuthError and end the process).
+                if once:
                     raise
                 log.error("cycle_failed", error=str(exc), retry_in=interval)
             else:
@@ -279,6 +281,7 @@ class TeamWorker:
         for rejected in batch.rejected:
             # Never silently dropped: each one is logged with its reason and counted.
             log.warning("record_rejected", detail=_describe_rejected(rejected))
+            self._metrics.rejected.labels(self.name, namespace).inc()
         await self._publisher.commit(records, state)
         if write_state:
             for subject, value in batch.state.items():
