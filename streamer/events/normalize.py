@@ -192,8 +192,9 @@ def member_snapshot(info: TeamMemberInfoV2, ctx: EventContext, slot: Slot | None
 
 
 def _web(s: ActiveWebSession) -> DeviceRef:
-    ref = DeviceRef(kind=WEB, session_id=s.session_id, os=s.os, browser=s.browser)
-    ref["user_agent"] = s.user_agent
+    ref = DeviceRef(
+        kind=WEB, session_id=s.session_id, os=s.os, browser=s.browser, user_agent=s.user_agent
+    )
     if s.expires is not None:
         ref["expires"] = s.expires
     return ref

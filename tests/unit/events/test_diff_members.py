@@ -366,3 +366,18 @@ def test_state_is_compact_and_json_only() -> None:
         "rev": 0,
     }
     assert len(pack_state(state) or b"") < 600
+
+
+def test_unknown_fields_and_tags_reach_the_event_raw_without_crashing() -> None:
+    record = rec("active", new_field={"x": [1, 2]})
+    record["profile"]["status"] = {".tag": "future_status", "since": "2026-01-01T00:00:00Z"}
+    record["profile"]["membership_type"] = {".tag": "guest"}
+    record["brand_new_top_level"] = 7
+    events, _ = diff_member(None, one_member(record), ctx())
+    decoded = check_event(events[0])
+    assert decoded["raw"]["profile"]["new_field"] == {"x": [1, 2]}
+    assert decoded["raw"]["profile"]["status"] == record["profile"]["status"]
+    assert decoded["raw"]["brand_new_top_level"] == 7
+    assert decoded["user"]["status"] == "future_status"
+    assert decoded["member"]["membership_type"] == "guest"
+    assert decoded["member"]["status_details"] == {"since": "2026-01-01T00:00:00Z"}
