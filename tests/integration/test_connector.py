@@ -324,3 +324,32 @@ async def test_audit_stream_turns_itself_off_without_events_read(kafka_bootstrap
         assert sim.counters.get("team_log/get_events", 401) == 1
     assert read.types()["audit.event"] == 0
     assert read.types()["member.snapshot"] == 40
+
+
+async def test_one_process_serves_several_teams_with_separate_state(
+    kafka_bootstrap: str,
+) -> None:
+    first = SimulatorServer(SimulatorConfig(members=30, seed=11))
+    second = SimulatorServer(SimulatorConfig(members=45, seed=12))
+    async with (
+        first.running(host="127.0.0.1", port=0, ssl_context=None) as a,
+        second.running(host="127.0.0.1", port=0, ssl_context=None) as b,
+    ):
+        settings = make_settings(a.url, kafka_bootstrap)
+        teams = {
+            "east": settings.teams["acme"],
+            "west": settings.teams["acme"].model_copy(
+                update={"api_url": b.url, "token_url": f"{b.url}/oauth2/token"}
+            ),
+        }
+        settings = settings.model_copy(update={"teams": teams})
+        clock = ManualClock(start=max(a.world.now, b.world.now))
+        await run_once(settings, clock)
+        read, _ = await read_topics(kafka_bootstrap, event_topics(settings))
+        state, _ = await read_topics(kafka_bootstrap, [settings.kafka.topics.state])
+
+    snapshots = read.of_type("member.snapshot")
+    by_team = Counter(e["team"]["id"] for e in snapshots)
+    assert by_team == {a.world.team_id: 30, b.world.team_id: 45}
+    state_teams = {m.key.decode().split("/")[0] for m in state.messages if m.key}
+    assert state_teams == {"east", "west"}
