@@ -27,6 +27,12 @@ from streamer.simulator.faults import FaultInjector
 DeviceFlags = tuple[bool, bool, bool]  # include web, desktop, mobile
 
 
+def _encode(value: Any) -> bytes:
+    """orjson output for long-term caching: orjson hands back bytes with several KB of spare
+    capacity; an exact-size copy makes the cache ~6x smaller (and costs nothing measurable)."""
+    return memoryview(orjson.dumps(value)).tobytes()
+
+
 class ChangeLike(Protocol):
     @property
     def kind(self) -> str: ...
@@ -194,7 +200,7 @@ class WorldView:
             return orjson.dumps(noise.member(self.world.member_info(member_id), self._field))
         cached = self._members.get(member_id)
         if cached is None:
-            cached = self._members[member_id] = orjson.dumps(self.world.member_info(member_id))
+            cached = self._members[member_id] = _encode(self.world.member_info(member_id))
         return cached
 
     def member_info(self, member_id: str) -> dict[str, Any]:
@@ -213,7 +219,7 @@ class WorldView:
         record = self.world.member_devices(member_id, web=web, desktop=desktop, mobile=mobile)
         if record is not None and noisy:
             return orjson.dumps(noise.devices(record, self._field, self._tag))
-        encoded = None if record is None else orjson.dumps(record)
+        encoded = None if record is None else _encode(record)
         cache[member_id] = encoded
         return encoded
 
@@ -234,7 +240,7 @@ class WorldView:
         if record is not None:
             if self.noisy:
                 return orjson.dumps(noise.apps(record, self._field))
-            encoded = orjson.dumps(record)
+            encoded = _encode(record)
         self._apps[member_id] = encoded
         return encoded
 
@@ -279,7 +285,7 @@ class WorldView:
     def _plain_event(self, index: int) -> bytes:
         events = self._events
         if index >= len(events):
-            events.extend(orjson.dumps(e) for e in self._audit[len(events) : index + 1])
+            events.extend(_encode(e) for e in self._audit[len(events) : index + 1])
         return events[index]
 
     def account_exists(self, account_id: str) -> bool:
