@@ -10,10 +10,13 @@ In-process use (tests, benchmarks)::
         sim.faults         # live knobs: sim.faults.error_next = 2 affects the next requests
         sim.counters       # Counters: sim.counters.snapshot() -> {"team/get_info": {"200": 3}}
         sim.advance(3600)  # move simulated time; returns the list of Change
-        sim.issue_token()  # mint an access token without the OAuth round trip
-        sim.tokens.expire_all(); sim.revoke_refresh_token(); sim.cursors.invalidate_all()
+        sim.issue_token()  # mint an access token without the OAuth round trip (opt. scopes)
+        sim.expire_tokens(); sim.revoke_refresh_token(); sim.cursors.invalidate_all()
+        await sim.warm_up()  # encode every record now (benchmarks: measure warm listings)
 
-``server.app`` is the aiohttp ``Application`` (usable with aiohttp's test client too).
+``SimulatorServer(config, world=..., clock=...)`` accepts a prebuilt World and a ``Clock``
+(``ManualClock`` in tests: token expiry, the token bucket and latency then follow the manual
+clock). ``server.app`` is the aiohttp ``Application`` (usable with aiohttp's test client too).
 
 Request pipeline for ``POST /2/<route>``: unknown route → 404 text; non-POST → 405 text;
 fault decision (latency, dropped connection, 5xx, injected 429, slow answer); request
