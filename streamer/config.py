@@ -190,6 +190,10 @@ class HttpSettings(_Strict):
 
 
 class EventSettings(_Strict):
+    first_poll: Literal["snapshot", "changes"] = "snapshot"
+    """What the very first poll of a stream emits. ``snapshot``: a quiet baseline (snapshot
+    events only; state recorded), so installing the connector does not report every existing
+    member as joined. ``changes``: also a joined/started/linked event for everything found."""
     include_raw: bool = True
     """Carry the original Dropbox record in each event's ``raw`` field."""
     snapshot_interval: float = Field(default=86400.0, ge=0)

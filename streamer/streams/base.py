@@ -55,20 +55,31 @@ class StreamContext:
             include_raw=self.settings.events.include_raw,
         )
 
+    def baseline(self) -> bool:
+        """True while this stream has not completed its first listing and the first poll is
+        a quiet baseline (``events.first_poll = "snapshot"``): record state, emit snapshots,
+        but no "joined"/"started"/"linked" event for everything that already existed."""
+        if self.replay or self.settings.events.first_poll != "snapshot":
+            return False
+        return not (self.stored(META) or {}).get("baselined")
+
     def snapshot_slot(self) -> int | None:
         """The snapshot slot to emit in this cycle, or None when none is due.
 
         Slots are ``floor(unix time / interval)``: every worker and every restart agree on
         them, so a snapshot re-emitted after a crash carries the same event ids.
         """
+        now = self.clock.now().timestamp()
         if self.replay:
-            return int(self.clock.now().timestamp())
+            return int(now)
         interval = self.settings.events.snapshot_interval
-        if interval <= 0:
+        due = int(now // interval) if interval > 0 else None
+        if self.baseline():
+            return due if due is not None else int(now)
+        if due is None:
             return None
-        slot = int(self.clock.now().timestamp() // interval)
         meta = self.stored(META) or {}
-        return None if meta.get("snapshot_slot") == slot else slot
+        return None if meta.get("snapshot_slot") == due else due
 
     def stored(self, subject: str) -> dict[str, Any] | None:
         """This stream's state of ``subject`` as a dict (decoding packed bytes)."""

@@ -71,12 +71,15 @@ class InventoryStream(Generic[R]):
 
     async def poll(self, ctx: StreamContext) -> AsyncIterator[Batch]:
         spec = self.spec
+        baseline = ctx.baseline()
         slot = ctx.snapshot_slot()
         seen: set[str] = set()
         async for page in spec.pages(ctx.client):
             ectx = ctx.event_context()
             records, rejected = spec.parse(page.records)
             batch = Batch(rejected=rejected, records=len(page.records))
+            # A record that failed validation was still listed: never mistake it for gone.
+            seen.update(r.subject for r in rejected if getattr(r, "subject", None))
             for record in records:
                 subject = spec.subject(record)
                 seen.add(subject)
@@ -87,7 +90,8 @@ class InventoryStream(Generic[R]):
                     continue
                 previous = ctx.state.get(subject)
                 events, state = spec.diff(previous, record, user, ectx)
-                batch.events.extend(events)
+                if not baseline:
+                    batch.events.extend(events)
                 if state is not previous:  # diff functions return `previous` when unchanged
                     batch.state[subject] = state
                 if slot is not None and spec.summary is not None:
@@ -101,15 +105,19 @@ class InventoryStream(Generic[R]):
         final = Batch()
         for subject in [s for s in list(ctx.state) if s != META and s not in seen]:
             events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx)
-            final.events.extend(events)
+            if not baseline:
+                final.events.extend(events)
             final.state[subject] = None
+        meta = {**(ctx.stored(META) or {}), "baselined": True}
         if slot is not None:
             if spec.summary is not None:
                 for member_id in [m for m in list(ctx.peers("members")) if m not in seen]:
                     summary = spec.summary(member_id, None, ctx, ectx, slot)
                     if summary is not None:
                         final.events.append(summary)
-            final.state[META] = {**(ctx.stored(META) or {}), "snapshot_slot": slot}
+            meta["snapshot_slot"] = slot
+        if meta != ctx.stored(META):
+            final.state[META] = meta
         yield final
 
 

@@ -33,7 +33,7 @@ class TeamStream:
         if slot is not None:
             batch.events.append(team_snapshot(info, values, ectx, slot))
             if not ctx.replay:
-                batch.state[META] = {"snapshot_slot": slot}
+                batch.state[META] = {"snapshot_slot": slot, "baselined": True}
         if not ctx.replay:
             previous = ctx.state.get(SUBJECT)
             events, state = diff_team(previous, info, values, ectx)

@@ -56,33 +56,47 @@ def clock_at(sim: Any) -> ManualClock:
     return ManualClock(start=sim.world.now)
 
 
-def predicted_first_cycle(sim: Any) -> Counter[str]:
+def predicted_first_cycle(sim: Any, *, with_changes: bool) -> Counter[str]:
     truth = sim.world.truth()
     members = truth["members"].values()
     expected: Counter[str] = Counter()
     expected["team.snapshot"] = 1
     expected["member.snapshot"] = len(truth["members"])
-    for member in members:
-        if member["status"] in FIRST_SEEN:
-            expected[FIRST_SEEN[member["status"]]] += 1
     expected["member.activity"] = sum(1 for m in members if m["status"] != "removed")
-    for session in truth["sessions"].values():
-        expected[STARTED[session["kind"]]] += 1
     expected["session.snapshot"] = len(truth["sessions"])
-    expected["app.linked"] = expected["app.snapshot"] = len(truth["apps"])
+    expected["app.snapshot"] = len(truth["apps"])
     since = sim.world.now - LOOKBACK
     expected["audit.event"] = len(sim.world.audit_events(since, None, None))
+    if with_changes:
+        for member in members:
+            if member["status"] in FIRST_SEEN:
+                expected[FIRST_SEEN[member["status"]]] += 1
+        for session in truth["sessions"].values():
+            expected[STARTED[session["kind"]]] += 1
+        expected["app.linked"] = len(truth["apps"])
     return +expected
 
 
-async def test_full_cycle_emits_what_the_ground_truth_predicts(
+async def test_first_cycle_is_a_quiet_baseline_of_snapshots(
     sim: Any, kafka_bootstrap: str
 ) -> None:
     settings = make_settings(sim.url, kafka_bootstrap)
     await run_once(settings, clock_at(sim))
     read, _ = await read_topics(kafka_bootstrap, event_topics(settings))
 
-    assert read.types() == predicted_first_cycle(sim)
+    assert read.types() == predicted_first_cycle(sim, with_changes=False)
+    ids = [e["event_id"] for e in read.events]
+    assert len(ids) == len(set(ids))
+
+
+async def test_first_cycle_can_report_everything_found_as_changes(
+    sim: Any, kafka_bootstrap: str
+) -> None:
+    settings = make_settings(sim.url, kafka_bootstrap, events={"first_poll": "changes"})
+    await run_once(settings, clock_at(sim))
+    read, _ = await read_topics(kafka_bootstrap, event_topics(settings))
+
+    assert read.types() == predicted_first_cycle(sim, with_changes=True)
     ids = [e["event_id"] for e in read.events]
     assert len(ids) == len(set(ids))
 
@@ -112,7 +126,7 @@ async def test_events_are_keyed_by_member_and_carry_headers(sim: Any, kafka_boot
 async def test_sample_events_match_the_ground_truth_field_by_field(
     sim: Any, kafka_bootstrap: str
 ) -> None:
-    settings = make_settings(sim.url, kafka_bootstrap)
+    settings = make_settings(sim.url, kafka_bootstrap, events={"first_poll": "changes"})
     await run_once(settings, clock_at(sim))
     read, _ = await read_topics(kafka_bootstrap, event_topics(settings))
     truth = sim.world.truth()
@@ -214,7 +228,7 @@ async def test_rate_limiting_slows_the_run_but_loses_nothing(
             sim.url,
             kafka_bootstrap,
             streams={"audit": {"enabled": False}},
-            events={"snapshot_interval": 0},
+            events={"snapshot_interval": 0, "first_poll": "changes"},
             http={"max_concurrency": 8},
         )
         metrics = await run_once(settings, SystemClock())
