@@ -34,10 +34,14 @@ async def test_prefetch_propagates_errors() -> None:
         yield 1
         raise ValueError("boom")
 
-    seen = []
-    with pytest.raises(ValueError, match="boom"):
+    seen: list[int] = []
+
+    async def consume() -> None:
         async for item in prefetch(failing(), 2):
             seen.append(item)
+
+    with pytest.raises(ValueError, match="boom"):
+        await consume()
     assert seen == [1]
 
 
