@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,7 +43,10 @@ async def run_service(
     *,
     clock: Clock | None = None,
     metrics: Metrics | None = None,
+    health_started: Callable[[HealthServer], None] | None = None,
 ) -> None:
+    """Run until ``stop`` is set (or one pass, per ``options``). ``health_started`` is told
+    the health server once it listens (tests learn its port that way)."""
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     # every team's extra CA (e.g. a simulator's), added to the system trust store
@@ -73,6 +77,9 @@ async def run_service(
         if settings.metrics.enabled and options.serve_metrics:
             health = HealthServer(settings, metrics, workers, clock)
             await health.start()
+            log.info("metrics_serving", host=settings.metrics.host, port=health.port)
+            if health_started is not None:
+                health_started(health)
         for worker in workers:
             await worker.connect()
         async with asyncio.TaskGroup() as group:

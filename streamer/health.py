@@ -54,6 +54,7 @@ class HealthServer:
             await self._runner.cleanup()
 
     async def _metrics_page(self, _: web.Request) -> web.Response:
+        self._metrics.refresh_ages(self._clock.now().timestamp())
         body = generate_latest(self._metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -73,7 +74,12 @@ class HealthServer:
             if not worker.publisher_connected():
                 problems.append(f"{worker.name}: Kafka producer not connected")
             if not worker.tokens.valid:
-                problems.append(f"{worker.name}: no valid access token")
+                refused = worker.tokens.failure
+                problems.append(
+                    f"{worker.name}: Dropbox refused the credentials ({refused})"
+                    if refused is not None
+                    else f"{worker.name}: no valid access token"
+                )
             for stream in STREAM_NAMES:
                 cfg = self._settings.streams.get(stream)
                 if not cfg.enabled or stream in worker.disabled:

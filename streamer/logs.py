@@ -1,9 +1,17 @@
 """Structured logging: JSON lines when not on a TTY, readable columns on a TTY.
 
 Team and stream are bound with ``structlog.contextvars`` by the worker, so every line a task
-logs carries them. As a last line of defence, ``redact_secrets`` replaces any configured secret
-value that reaches a log line (the code never logs secrets on purpose; this catches accidents
-such as an exception text that quotes a request).
+logs carries them, including lines from the client, the token manager and the publisher that
+run inside the task. Lines from libraries (aiokafka, aiohttp) go through the same processors,
+so they are JSON too and carry the same context.
+
+Levels: INFO is one line per stream cycle plus start-up and shutdown; DEBUG adds one line per
+API request and per committed page. Libraries stay at INFO even at DEBUG: their wire dumps
+(aiokafka's SASL PLAIN handshake, for one) contain credentials.
+
+As a last line of defence, ``SecretRedactor`` replaces any configured secret value that reaches
+a log line (the code never logs secrets on purpose; this catches accidents such as an exception
+text that quotes a request).
 """
 
 from __future__ import annotations
@@ -53,26 +61,38 @@ def configure_logging(
 ) -> None:
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
-    processors: list[Processor] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        SecretRedactor(secrets),
     ]
+    redactor = SecretRedactor(secrets)
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     structlog.configure(
-        processors=[*processors, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redactor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
-    # Libraries (aiokafka, aiohttp) log through the standard library: keep them quiet and
-    # on the same stream, unless we are debugging.
-    logging.basicConfig(
-        stream=out, level=logging.DEBUG if level == "DEBUG" else logging.WARNING, force=True
+    # Libraries log through the standard library: same stream, same rendering, same redaction.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redactor,
+                renderer,
+            ],
+        )
     )
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)

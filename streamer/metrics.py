@@ -62,6 +62,19 @@ class Metrics:
             ["team", "stream"],
             registry=r,
         )
+        self.checkpoint_age = Gauge(
+            "streamer_checkpoint_age_seconds",
+            "Seconds since the last committed checkpoint, as of the scrape",
+            ["team", "stream"],
+            registry=r,
+        )
+        self._checkpoints: dict[tuple[str, str], float] = {}
+        self.cycles = Counter(
+            "streamer_cycles",
+            "Stream cycles by outcome (ok, failed)",
+            ["team", "stream", "outcome"],
+            registry=r,
+        )
         self.token_refreshes = Counter(
             "streamer_token_refreshes",
             "Access-token refreshes by outcome",
@@ -74,3 +87,13 @@ class Metrics:
             ["team", "stream"],
             registry=r,
         )
+
+    def checkpointed(self, team: str, stream: str, when: float) -> None:
+        """A checkpoint of ``team``/``stream`` was committed at Unix time ``when``."""
+        self.checkpoint_time.labels(team, stream).set(when)
+        self._checkpoints[(team, stream)] = when
+
+    def refresh_ages(self, now: float) -> None:
+        """Bring the age gauges up to ``now`` (called just before each scrape)."""
+        for (team, stream), when in self._checkpoints.items():
+            self.checkpoint_age.labels(team, stream).set(max(0.0, now - when))

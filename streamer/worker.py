@@ -163,6 +163,9 @@ class TeamWorker:
         total = CycleStats()
 
         async def one(start: datetime, end: datetime) -> None:
+            structlog.contextvars.bind_contextvars(
+                team=self.name, stream="backfill", window=f"{start:%Y-%m-%dT%H:%M:%SZ}"
+            )
             stream = AuditStream(
                 category=self._settings.streams.audit.category,
                 start=start,
@@ -210,10 +213,12 @@ class TeamWorker:
             except DropboxApiError as exc:
                 # Retries are exhausted or the API refused this cycle; a daemon tries again
                 # next interval (credentials errors are DropboxAuthError and end the process).
+                self._metrics.cycles.labels(self.name, stream.name, "failed").inc()
                 if once:
                     raise
                 log.error("cycle_failed", error=str(exc), retry_in=interval)
             else:
+                self._metrics.cycles.labels(self.name, stream.name, "ok").inc()
                 self.last_success[stream.name] = self._clock.now().timestamp()
                 self._metrics.last_success.labels(self.name, stream.name).set(
                     self.last_success[stream.name]
@@ -289,12 +294,18 @@ class TeamWorker:
                     ctx.state.pop(subject, None)
                 else:
                     ctx.state[subject] = value
-            now = self._clock.now().timestamp()
-            self._metrics.checkpoint_time.labels(self.name, namespace).set(now)
+            self._metrics.checkpointed(self.name, namespace, self._clock.now().timestamp())
         self._metrics.pages.labels(self.name, namespace).inc()
         self._metrics.records.labels(self.name, namespace).inc(batch.records)
         for event in batch.events:
             self._metrics.events.labels(self.name, event.event_type).inc()
+        log.debug(
+            "page_committed",
+            records=batch.records,
+            events=len(records),
+            state=len(state),
+            rejected=len(batch.rejected),
+        )
 
 
 def _describe_rejected(rejected: Any) -> str:

@@ -166,9 +166,7 @@ class TokenManager:
                     f"refreshing the access token of team {self.team!r} failed: {tracker.summary()}"
                 )
             self._count("retry")
-            log.warning(
-                "token refresh failed, retrying", team=self.team, problem=problem, wait=wait
-            )
+            log.warning("token_refresh_retry", team=self.team, problem=problem, wait=round(wait, 3))
             await self._clock.sleep(wait)
 
     def _accept(self, response: Response, sent_at: float) -> str:
@@ -183,7 +181,7 @@ class TokenManager:
         self._expires_at = self._clock.now() + timedelta(seconds=expires_in)
         self.refreshes += 1
         self._count("success")
-        log.info("access token refreshed", team=self.team, expires_in=expires_in)
+        log.debug("token_refreshed", team=self.team, expires_in=expires_in)
         return token
 
     def _refused(self, response: Response) -> DropboxAuthError:
@@ -202,7 +200,7 @@ class TokenManager:
         # a refused refresh token or app secret will not start working by itself: remember it
         self._fatal = DropboxAuthError(message)
         self._count("refused")
-        log.error("token refresh refused", team=self.team, status=response.status)
+        log.error("token_refresh_refused", team=self.team, status=response.status)
         return DropboxAuthError(message)
 
     def _count(self, outcome: str) -> None:

@@ -80,6 +80,7 @@ class DropboxClient:
             async with self._gate.slot() as slot:
                 if slot.waited > 0 and self._metrics is not None:
                     self._metrics.rate_gate_wait.labels(team=self.team).inc(slot.waited)
+                sent = self._clock.monotonic()
                 try:
                     response = await self._transport.post(
                         url, headers=headers, data=body, timeout=self._timeout
@@ -89,6 +90,14 @@ class DropboxClient:
                         raise
                     problem = str(exc)
             self._count_request(route, response)
+            log.debug(
+                "api_request",
+                team=self.team,
+                route=route,
+                status=response.status if response is not None else "error",
+                seconds=round(self._clock.monotonic() - sent, 3),
+                gate_wait=round(slot.waited, 3),
+            )
 
             delay: float | None = None
             if response is not None:
@@ -114,8 +123,9 @@ class DropboxClient:
             if wait is None:
                 raise RetryBudgetExhausted(f"route {route!r}: {tracker.summary()}")
             self._count_retry(route, decision)
-            log.warning(
-                "dropbox call failed, retrying",
+            # a 429 was announced once by _pause; its retries are detail
+            (log.debug if decision.action is Action.PAUSE else log.warning)(
+                "api_retry",
                 team=self.team,
                 route=route,
                 reason=decision.reason,
@@ -167,10 +177,14 @@ class DropboxClient:
 
     def _pause(self, response: Response) -> float:
         retry_after = _retry_after(response)
+        already = self._gate.paused()
         paused = self._gate.pause(retry_after)
         if self._metrics is not None:
             self._metrics.api_rate_limited.labels(team=self.team).inc()
-        log.warning("rate limited, pausing team", team=self.team, retry_after=retry_after)
+        # one warning per pause, not one per request that ran into it
+        (log.debug if already else log.warning)(
+            "rate_limited", team=self.team, retry_after=retry_after, paused_for=round(paused, 3)
+        )
         return paused
 
     def _count_request(self, route: str, response: Response | None) -> None:
