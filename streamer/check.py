@@ -14,10 +14,7 @@ from aiokafka.errors import KafkaError
 
 from streamer.clock import SystemClock
 from streamer.config import STREAM_NAMES, Settings, TeamSettings
-from streamer.dropbox.auth import TokenManager
-from streamer.dropbox.client import DropboxClient
-from streamer.dropbox.ratelimit import RateGate
-from streamer.dropbox.retry import RetryPolicy
+from streamer.dropbox.team import TeamApi
 from streamer.dropbox.transport import AiohttpTransport, Transport
 from streamer.errors import DropboxApiError, DropboxAuthError, MissingScopeError
 from streamer.kafka.connection import client_kwargs
@@ -59,32 +56,17 @@ async def run_checks(settings: Settings) -> list[Row]:
 async def check_team(
     name: str, team: TeamSettings, settings: Settings, transport: Transport
 ) -> list[Row]:
-    clock = SystemClock()
-    tokens = TokenManager(
-        team=name,
-        token_url=team.token_url,
-        app_key=team.app_key,
-        app_secret=team.app_secret,
-        refresh_token=team.refresh_token,
-        transport=transport,
-        clock=clock,
-        timeout=settings.http.timeout,
+    # probes need no concurrency and should fail fast: a short retry budget
+    http = settings.http.model_copy(
+        update={"max_concurrency": 2, "max_attempts": 3, "retry_budget": 30}
     )
+    api = TeamApi.build(name, team, http, transport=transport, clock=SystemClock())
+    tokens, client = api.tokens, api.client
     try:
         await tokens.access_token()
     except (DropboxAuthError, DropboxApiError) as exc:
         return [Row(f"{name}: credentials", "fail", str(exc), exc.exit_code)]
     rows = [Row(f"{name}: credentials", "ok", f"refresh token accepted ({team.token_url})")]
-    client = DropboxClient(
-        team=name,
-        api_url=team.api_url,
-        tokens=tokens,
-        transport=transport,
-        gate=RateGate(clock, 2),
-        retry=RetryPolicy(max_attempts=3, budget_seconds=30),
-        clock=clock,
-        timeout=settings.http.timeout,
-    )
     for scope, route, arg, required in SCOPE_PROBES:
         subject = f"{name}: scope {scope}"
         try:

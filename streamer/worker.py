@@ -25,10 +25,7 @@ import structlog
 from streamer.aio import prefetch
 from streamer.clock import Clock
 from streamer.config import Settings, TeamSettings
-from streamer.dropbox.auth import TokenManager
-from streamer.dropbox.client import DropboxClient
-from streamer.dropbox.ratelimit import RateGate
-from streamer.dropbox.retry import RetryPolicy
+from streamer.dropbox.team import TeamApi
 from streamer.dropbox.transport import Transport
 from streamer.errors import DropboxApiError, MissingScopeError
 from streamer.events.envelope import UserRef
@@ -74,32 +71,10 @@ class TeamWorker:
         self._states = states
         self._clock = clock
         self._metrics = metrics
-        self.tokens = TokenManager(
-            team=name,
-            token_url=team.token_url,
-            app_key=team.app_key,
-            app_secret=team.app_secret,
-            refresh_token=team.refresh_token,
-            transport=transport,
-            clock=clock,
-            metrics=metrics,
-            timeout=settings.http.timeout,
+        api = TeamApi.build(
+            name, team, settings.http, transport=transport, clock=clock, metrics=metrics
         )
-        self.gate = RateGate(clock, settings.http.max_concurrency)
-        self.client = DropboxClient(
-            team=name,
-            api_url=team.api_url,
-            tokens=self.tokens,
-            transport=transport,
-            gate=self.gate,
-            retry=RetryPolicy(
-                max_attempts=settings.http.max_attempts,
-                budget_seconds=settings.http.retry_budget,
-            ),
-            clock=clock,
-            metrics=metrics,
-            timeout=settings.http.timeout,
-        )
+        self.tokens, self.gate, self.client = api.tokens, api.gate, api.client
         self.team_id = ""
         self.team_name = ""
         self.last_success: dict[str, float] = {}
