@@ -32,7 +32,7 @@ from tests.integration.connector_support import event_topics, make_settings, rea
 
 pytestmark = pytest.mark.kafka
 
-POLL = 600.0  # seconds between cycles of every stream: stale after 3 × POLL
+POLL = 600.0  # seconds between cycles of every stream: stale after 3 * POLL
 TOKEN_LIFETIME = 14_400
 DEADLINE = 60.0
 
