@@ -9,6 +9,13 @@ After a complete listing: every stored subject that was not listed has vanished;
 against "nothing" closes it (member removed, sessions ended, apps unlinked) and its state is
 deleted. A listing cut short by a crash or a stop is simply started again: subjects already
 committed diff as unchanged, so nothing is emitted twice.
+
+Snapshots (and activity summaries) are due per slot, and the slot is recorded in ``META`` only
+by the last batch. So that a listing restarted within the slot does not snapshot again what
+it already committed, each page that snapshots records its subjects under a bookkeeping
+subject ``~snapshot:<first subject>``, committed with the page's events (in the same
+transaction in exactly-once mode); the last batch deletes them. Subjects starting with ``~``
+are bookkeeping, never members.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ from streamer.streams.base import META, Batch, StreamContext
 
 R = TypeVar("R")
 
+PROGRESS = "~snapshot:"  # + the first subject of a page whose snapshots are committed
+
 Diff = Callable[[Any | None, R | None, UserRef | None, EventContext], tuple[list[Event], Any]]
 Snapshot = Callable[[R, StreamContext, EventContext, int], list[Event]]
 
@@ -73,6 +82,8 @@ class InventoryStream(Generic[R]):
         spec = self.spec
         baseline = ctx.baseline()
         slot = ctx.snapshot_slot()
+        progress = [s for s in ctx.state if s.startswith(PROGRESS)]
+        done = _snapshotted(ctx, progress, slot)
         seen: set[str] = set()
         async for page in spec.pages(ctx.client):
             ectx = ctx.event_context()
@@ -80,12 +91,15 @@ class InventoryStream(Generic[R]):
             batch = Batch(rejected=rejected, records=len(page.records))
             # A record that failed validation was still listed: never mistake it for gone.
             seen.update(r.subject for r in rejected if getattr(r, "subject", None))
+            snapped: list[str] = []
             for record in records:
                 subject = spec.subject(record)
                 seen.add(subject)
                 user = ctx.directory(subject)
-                if slot is not None:
-                    batch.events.extend(spec.snapshot(record, ctx, ectx, slot))
+                due = slot if subject not in done else None  # this subject's snapshot
+                if due is not None:
+                    batch.events.extend(spec.snapshot(record, ctx, ectx, due))
+                    snapped.append(subject)
                 if ctx.replay:
                     continue
                 previous = ctx.state.get(subject)
@@ -94,24 +108,33 @@ class InventoryStream(Generic[R]):
                     batch.events.extend(events)
                 if state is not previous:  # diff functions return `previous` when unchanged
                     batch.state[subject] = state
-                if slot is not None and spec.summary is not None:
-                    summary = spec.summary(subject, state, ctx, ectx, slot)
+                if due is not None and spec.summary is not None:
+                    summary = spec.summary(subject, state, ctx, ectx, due)
                     if summary is not None:
                         batch.events.append(summary)
+            if snapped and not ctx.replay:
+                marker = PROGRESS + snapped[0]
+                batch.state[marker] = {"slot": slot, "subjects": snapped}
+                progress.append(marker)
             yield batch
         if ctx.replay:
             return
         ectx = ctx.event_context()
         final = Batch()
-        for subject in [s for s in list(ctx.state) if s != META and s not in seen]:
+        for subject in [s for s in list(ctx.state) if not _bookkeeping(s) and s not in seen]:
             events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx)
             if not baseline:
                 final.events.extend(events)
             final.state[subject] = None
+        for marker in progress:
+            final.state[marker] = None  # the slot goes into META with this very batch
         meta = {**(ctx.stored(META) or {}), "baselined": True}
         if slot is not None:
             if spec.summary is not None:
-                for member_id in [m for m in list(ctx.peers("members")) if m not in seen]:
+                members = ctx.peers("members")
+                for member_id in [
+                    m for m in list(members) if not _bookkeeping(m) and m not in seen
+                ]:
                     summary = spec.summary(member_id, None, ctx, ectx, slot)
                     if summary is not None:
                         final.events.append(summary)
@@ -121,12 +144,28 @@ class InventoryStream(Generic[R]):
         yield final
 
 
+def _bookkeeping(subject: str) -> bool:
+    return subject.startswith("~")  # META and PROGRESS markers, never a member
+
+
+def _snapshotted(ctx: StreamContext, progress: list[str], slot: int | None) -> set[str]:
+    """Subjects whose snapshot for ``slot`` an interrupted listing already committed."""
+    done: set[str] = set()
+    if slot is None:
+        return done
+    for marker in progress:
+        value = ctx.stored(marker) or {}
+        if value.get("slot") == slot:
+            done.update(value.get("subjects", ()))
+    return done
+
+
 def _activity(
     member_id: str, devices: Any | None, ctx: StreamContext, ectx: EventContext, slot: int
 ) -> Event | None:
     """``member.activity`` from the member's fresh sessions state (taken with the sessions
     snapshot, so it counts what this very listing showed)."""
-    if member_id == META or not ctx.settings.events.activity_summary:
+    if _bookkeeping(member_id) or not ctx.settings.events.activity_summary:
         return None
     member = ctx.peer("members", member_id)
     user = ctx.directory(member_id)
