@@ -124,6 +124,29 @@ class TopicSettings(_Strict):
         return value
 
 
+EventFormat = Literal["native", "ocsf"]
+
+
+class FormatSettings(_Strict):
+    """Per topic: ``native`` (the envelope, ``schemas/event.schema.json``) or ``ocsf``
+    (OCSF 1.8.0, ``docs/ocsf.md``); same key and headers either way, plus ``format=ocsf``."""
+
+    team: EventFormat = "native"
+    """``native`` (the envelope) or ``ocsf`` (docs/ocsf.md): the team topic's events."""
+    members: EventFormat = "native"
+    """``native`` (the envelope) or ``ocsf`` (docs/ocsf.md): the members topic's events."""
+    sessions: EventFormat = "native"
+    """``native`` (the envelope) or ``ocsf`` (docs/ocsf.md): the sessions topic's events."""
+    apps: EventFormat = "native"
+    """``native`` (the envelope) or ``ocsf`` (docs/ocsf.md): the apps topic's events."""
+    audit: EventFormat = "native"
+    """``native`` (the envelope) or ``ocsf`` (docs/ocsf.md): the audit topic's events."""
+
+    def for_stream(self, stream: str) -> EventFormat:
+        value: EventFormat = getattr(self, stream)
+        return value
+
+
 class KafkaSettings(_Strict):
     bootstrap_servers: str = "127.0.0.1:19092"
     """Comma-separated ``host:port`` list."""
@@ -159,6 +182,8 @@ class KafkaSettings(_Strict):
     """Replication factor for topics this worker creates (3 in production clusters)."""
     topics: TopicSettings = TopicSettings()
     """Topic names."""
+    formats: FormatSettings = FormatSettings()
+    """Event format per topic: the native envelope or OCSF 1.8.0."""
     request_timeout: PositiveFloat = 30.0
     """Seconds for one Kafka request."""
     outage_limit: PositiveFloat = 600.0

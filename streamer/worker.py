@@ -24,11 +24,12 @@ import structlog
 
 from streamer.aio import prefetch
 from streamer.clock import Clock
-from streamer.config import Settings, TeamSettings
+from streamer.config import STREAM_NAMES, Settings, TeamSettings
 from streamer.dropbox.team import TeamApi
 from streamer.dropbox.transport import Transport
 from streamer.errors import DropboxApiError, MissingScopeError
 from streamer.events.envelope import UserRef
+from streamer.events.formats import encoders
 from streamer.events.normalize import user_ref_from_state
 from streamer.events.states import load_state
 from streamer.kafka.publisher import OutRecord, Publisher
@@ -71,6 +72,8 @@ class TeamWorker:
         self._states = states
         self._clock = clock
         self._metrics = metrics
+        # record value + headers per stream: native JSON or OCSF (kafka.formats.<stream>)
+        self._encode = encoders({s: settings.kafka.formats.for_stream(s) for s in STREAM_NAMES})
         api = TeamApi.build(
             name, team, settings.http, transport=transport, clock=clock, metrics=metrics
         )
@@ -247,8 +250,7 @@ class TeamWorker:
             OutRecord(
                 kafka.topics.for_stream(event.topic_stream),
                 event.key(),
-                event.to_json(),
-                event.headers(),
+                *self._encode[event.topic_stream](event),
             )
             for event in batch.events
         ]
