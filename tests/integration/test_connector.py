@@ -77,9 +77,7 @@ def predicted_first_cycle(sim: Any, *, with_changes: bool) -> Counter[str]:
     return +expected
 
 
-async def test_first_cycle_is_a_quiet_baseline_of_snapshots(
-    sim: Any, kafka_bootstrap: str
-) -> None:
+async def test_first_cycle_is_a_quiet_baseline_of_snapshots(sim: Any, kafka_bootstrap: str) -> None:
     settings = make_settings(sim.url, kafka_bootstrap)
     await run_once(settings, clock_at(sim))
     read, _ = await read_topics(kafka_bootstrap, event_topics(settings))
