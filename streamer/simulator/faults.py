@@ -164,10 +164,11 @@ class TokenBucket:
 
     def configure(self, rate: float, burst: int) -> None:
         """Change rate/burst; a new configuration starts with a full bucket."""
+        burst = burst if burst > 0 else max(1, math.ceil(rate))
         if (rate, burst) == (self.rate, self.burst):
-            return
+            return  # the same limit (called on every request): keep the bucket's level
         self.rate = rate
-        self.burst = burst if burst > 0 else max(1, math.ceil(rate))
+        self.burst = burst
         self._tokens = float(self.burst)
         self._last = self._clock.monotonic()
 

@@ -118,6 +118,12 @@ def test_injector_rate_limit_follows_live_knobs() -> None:
     assert [inj.rate_limit("team") for _ in range(6)] == [0, 0, 0, 0, 0, 1]
 
 
+def test_injector_rate_limit_with_the_default_burst_really_limits() -> None:
+    # burst 0 means "the rate rounded up"; asking again with the same knobs must not refill
+    inj = injector(rate_limit_rps=2.0, burst=0)
+    assert [inj.rate_limit("team") for _ in range(3)] == [0, 0, 1]
+
+
 # --- decisions --------------------------------------------------------------------------------
 
 
