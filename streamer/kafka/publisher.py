@@ -21,6 +21,7 @@ import contextlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -30,6 +31,7 @@ from streamer.clock import Clock
 from streamer.config import KafkaSettings
 from streamer.errors import KafkaUnavailableError
 from streamer.kafka.connection import client_kwargs
+from streamer.kafka.partitioning import partition_for
 from streamer.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -128,13 +130,45 @@ class Publisher:
     async def _enqueue(
         producer: AIOKafkaProducer, records: Sequence[OutRecord]
     ) -> list[asyncio.Future[object]]:
-        futures = []
+        """Queue ``records`` in order, one record batch per topic-partition at a time.
+
+        aiokafka's batch API costs about a third of a per-record ``send()``. Partitions are
+        chosen exactly as ``send()`` would (its default partitioner is the Java client's
+        murmur2 of the key): a key always lands in the same partition, in order.
+        """
+        futures: list[asyncio.Future[object]] = []
+        partitions: dict[str, list[int]] = {}
+        chosen: dict[tuple[str, bytes], int] = {}  # (topic, key) -> partition, this call only
+        open_batches: dict[tuple[str, int], Any] = {}
         for record in records:
-            futures.append(
-                await producer.send(
-                    record.topic, value=record.value, key=record.key, headers=record.headers
-                )
-            )
+            topic, key = record.topic, record.key
+            partition = chosen.get((topic, key))
+            if partition is None:
+                every = partitions.get(topic)
+                if every is None:
+                    every = partitions[topic] = sorted(await producer.partitions_for(topic))
+                partition = chosen[(topic, key)] = every[partition_for(key, len(every))]
+            batch = open_batches.get((topic, partition))
+            if batch is None:
+                batch = open_batches[(topic, partition)] = producer.create_batch()
+            if not _append(batch, record):
+                # full: queue it and start the next one for this partition
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = open_batches[(topic, partition)] = producer.create_batch()
+                if not _append(batch, record):
+                    # larger than a whole batch: let send() deal with it (and say why)
+                    futures.append(
+                        await producer.send(
+                            topic,
+                            value=record.value,
+                            key=key,
+                            partition=partition,
+                            headers=record.headers,
+                        )
+                    )
+        for (topic, partition), batch in open_batches.items():
+            if batch.record_count():
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
 
     async def _wait_or_give_up(self, exc: Exception, deadline: float, what: str) -> None:
@@ -176,3 +210,9 @@ class Publisher:
             # it is being replaced; a failed close must not mask the real error
             with contextlib.suppress(KafkaError, TimeoutError, OSError):
                 await asyncio.wait_for(producer.stop(), self._settings.request_timeout)
+
+
+def _append(batch: Any, record: OutRecord) -> bool:
+    """Add ``record`` to an aiokafka ``BatchBuilder``; False when it does not fit."""
+    added = batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers)
+    return added is not None
