@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import signal
@@ -107,7 +108,22 @@ def run(
         raise click.UsageError("--replay runs one pass by itself: drop --once/--backfill")
     settings = load(config_path, log_level.upper() if log_level else None)
     options = RunOptions(once=once, replay=replay, backfill=window)
+    tune_gc()
     asyncio.run(_run_until_signal(settings, options))
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a long-lived service.
+
+    Everything imported so far (modules, classes, pydantic schemas: a few hundred thousand
+    objects) lives as long as the process; ``gc.freeze()`` takes it out of every future
+    collection. Young objects are collected every 10,000 allocations instead of 700: a page
+    makes tens of thousands of short-lived dicts and events, and re-walking the ones still
+    in use every 700 allocations cost a third of the CPU of a sync (measured, bench/).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 async def _run_until_signal(settings: Settings, options: RunOptions) -> None:
