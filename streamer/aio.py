@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-async def prefetch(source: AsyncIterator[T], size: int) -> AsyncIterator[T]:
+async def prefetch(
+    source: AsyncIterator[T],
+    size: int,
+    *,
+    after: Callable[[], Awaitable[object]] | None = None,
+) -> AsyncIterator[T]:
     """Iterate ``source`` in a task, at most ``size`` items ahead of the consumer.
 
     Lets the next page be fetched while the current one is committed to Kafka, without
-    letting fetching run away when Kafka is slow (the queue is bounded).
+    letting fetching run away when Kafka is slow (the queue is bounded). With ``after``,
+    fetching starts at once but the first item is handed out only once ``after()`` is done.
     """
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(size)
 
@@ -28,6 +34,8 @@ async def prefetch(source: AsyncIterator[T], size: int) -> AsyncIterator[T]:
 
     task = asyncio.create_task(pump())
     try:
+        if after is not None:
+            await after()
         while True:
             kind, value = await queue.get()
             if kind == "done":

@@ -170,10 +170,11 @@ class TeamWorker:
         done: asyncio.Event | None,
     ) -> None:
         structlog.contextvars.bind_contextvars(team=self.name, stream=stream.name)
-        if after is not None:
-            await _first(after.wait(), stop.wait())
         interval = self._settings.streams.get(stream.name).poll_interval
         ctx = self.context(stream.name, replay=replay)
+        if after is not None:
+            # the stream fetches its first pages meanwhile (streams.base.PAGES_AHEAD)
+            ctx.ready = lambda: _first(after.wait(), stop.wait())
         while not stop.is_set():
             started = self._clock.monotonic()
             try:

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from streamer.aio import prefetch
 from streamer.clock import format_dropbox_time, parse_dropbox_time
 from streamer.dropbox.pagination import audit_pages
 from streamer.events.normalize import audit_event
-from streamer.streams.base import Batch, StreamContext
+from streamer.streams.base import PAGES_AHEAD, Batch, StreamContext
 
 CURSOR = "cursor"
 OVERLAP = timedelta(minutes=15)
@@ -48,9 +49,10 @@ class AuditStream:
         recent: dict[str, str] = dict(stored.get("recent", {}))  # event id -> timestamp
         cursor = stored.get("cursor")
         start = self._start(ctx, stored)
-        async for page in audit_pages(
+        pages = audit_pages(
             ctx.client, start=start, end=self.end, cursor=cursor, category=self.category
-        ):
+        )
+        async for page in prefetch(pages, PAGES_AHEAD, after=ctx.ready):
             ectx = ctx.event_context()
             batch = Batch(records=len(page.records))
             for record in page.records:

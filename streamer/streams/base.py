@@ -7,7 +7,7 @@ and only then folds the state into ``StreamContext.state``. A stream never write
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,6 +19,10 @@ from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.events.states import load_state
 
 META = "~meta"  # subject holding per-stream bookkeeping (snapshot slot, cursors)
+PAGES_AHEAD = 4
+"""API pages a stream fetches ahead of the one it is turning into events: the next request
+is in flight while a page is processed, and a stream waiting for ``ready`` gets a head start
+(bounded: a page is a few hundred records)."""
 
 
 @dataclass
@@ -46,6 +50,9 @@ class StreamContext:
     """The state map of another stream of the same team."""
     replay: bool = False
     """Emit snapshots of everything, diff nothing, write no state (``--replay``)."""
+    ready: Callable[[], Awaitable[object]] | None = None
+    """Await before processing the first record: what this stream reads of other streams
+    (e.g. the members directory) is complete then. Fetching may start before."""
 
     def event_context(self, observed_at: datetime | None = None) -> EventContext:
         return EventContext(

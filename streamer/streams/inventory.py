@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from streamer.aio import prefetch
 from streamer.dropbox.client import DropboxClient
 from streamer.dropbox.models import (
     MemberDevices,
@@ -47,7 +48,7 @@ from streamer.events.diff import (
 )
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots
-from streamer.streams.base import META, Batch, StreamContext
+from streamer.streams.base import META, PAGES_AHEAD, Batch, StreamContext
 
 R = TypeVar("R")
 
@@ -85,7 +86,8 @@ class InventoryStream(Generic[R]):
         progress = [s for s in ctx.state if s.startswith(PROGRESS)]
         done = _snapshotted(ctx, progress, slot)
         seen: set[str] = set()
-        async for page in spec.pages(ctx.client):
+        pages = prefetch(spec.pages(ctx.client), PAGES_AHEAD, after=ctx.ready)
+        async for page in pages:
             ectx = ctx.event_context()
             records, rejected = spec.parse(page.records)
             batch = Batch(rejected=rejected, records=len(page.records))

@@ -61,3 +61,17 @@ async def test_prefetch_closes_source_when_consumer_stops_early() -> None:
         if item == 3:
             break
     await asyncio.wait_for(closed.wait(), 1)
+
+
+async def test_prefetch_fetches_ahead_while_waiting_for_after() -> None:
+    produced: list[int] = []
+    ready = asyncio.Event()
+    stream = prefetch(numbers(100, produced), 3, after=ready.wait)
+    first = asyncio.ensure_future(anext(stream))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not first.done()  # nothing handed out before `after` is done...
+    assert 3 <= len(produced) <= 5  # ...but the pump filled its queue meanwhile
+    ready.set()
+    assert await first == 0
+    await stream.aclose()
