@@ -45,7 +45,7 @@ class TeamApi:
             metrics=metrics,
             timeout=http.timeout,
         )
-        gate = RateGate(clock, http.max_concurrency)
+        gate = RateGate(clock, http.max_concurrency, adaptive=True)
         client = DropboxClient(
             team=name,
             api_url=team.api_url,
