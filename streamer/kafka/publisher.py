@@ -12,6 +12,13 @@ never moves ahead of the events it covers:
 When Kafka is unreachable, ``commit`` retries the whole batch with capped backoff until
 ``kafka.outage_limit`` has passed, then raises ``KafkaUnavailableError``. Callers wait on it,
 which is the backpressure: fetching pauses while Kafka is down, and nothing is dropped.
+
+No producer call is awaited without a bound (aiokafka waits for an unreachable leader
+forever): an attempt (start, transaction, sends, acknowledgements) that outlasts
+``ATTEMPT_TIMEOUTS`` request timeouts counts as failed. A failed
+producer is replaced, once for all the streams sharing it. A transaction is never aborted by
+waiting on the broker (an outage can leave that wait pending forever): the replacement producer
+takes over the transactional id, and Kafka aborts what its predecessor left open.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ from streamer.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
+ATTEMPT_TIMEOUTS = 3
+"""One commit attempt or producer start may take this many ``kafka.request_timeout``s (less
+when the outage limit comes first)."""
+
 Headers = list[tuple[str, bytes]]
 
 
@@ -56,6 +67,7 @@ class Publisher:
         self._metrics = metrics
         self._producer: AIOKafkaProducer | None = None
         self._tx_lock = asyncio.Lock()  # one open transaction at a time per producer
+        self._connect_lock = asyncio.Lock()  # one replacement producer for every caller
         self._rng = random.Random()
 
     @property
@@ -67,63 +79,62 @@ class Publisher:
         return self._settings.delivery == "exactly_once"
 
     async def start(self) -> None:
-        deadline = self._clock.monotonic() + self._settings.outage_limit
-        while True:
-            try:
-                self._producer = self._new_producer()
-                await self._producer.start()
-                return
-            except KafkaError as exc:
-                await self._discard_producer()
-                await self._wait_or_give_up(exc, deadline, "connect")
+        await self._ready(self._clock.monotonic() + self._settings.outage_limit)
 
     async def stop(self) -> None:
-        await self._discard_producer()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await self._close(producer)
 
     async def commit(self, events: Sequence[OutRecord], state: Sequence[OutRecord]) -> None:
         if not events and not state:
             return
         deadline = self._clock.monotonic() + self._settings.outage_limit
         started = self._clock.monotonic()
+        # one open transaction at a time per producer; plain sends run side by side
+        slot = self._tx_lock if self.transactional else contextlib.nullcontext()
         while True:
             try:
-                if self.transactional:
-                    await self._commit_transaction(events, state)
-                else:
-                    await self._send_all(events)
-                    await self._send_all(state)
+                async with slot:
+                    producer = await self._ready(deadline)
+                    try:
+                        async with asyncio.timeout(self._attempt_timeout(deadline)):
+                            if self.transactional:
+                                await self._commit_transaction(producer, events, state)
+                            else:
+                                await self._send_all(producer, events)
+                                await self._send_all(producer, state)
+                    except (KafkaError, TimeoutError):
+                        await self._replace(producer)
+                        raise
                 break
             except ProducerFenced:
                 raise KafkaUnavailableError(
                     "another worker took over this transactional id "
                     f"({self._transactional_id()}); run one worker per kafka.transactional_id"
                 ) from None
-            except KafkaError as exc:
+            except (KafkaError, TimeoutError) as exc:
                 if self._metrics:
                     self._metrics.publish_errors.labels(type(exc).__name__).inc()
-                await self._discard_producer()
                 await self._wait_or_give_up(exc, deadline, "publish")
-                self._producer = self._new_producer()
-                try:
-                    await self._producer.start()
-                except KafkaError:
-                    await self._discard_producer()
-                    continue
         if self._metrics:
             self._metrics.publish_latency.observe(self._clock.monotonic() - started)
 
+    @staticmethod
     async def _commit_transaction(
-        self, events: Sequence[OutRecord], state: Sequence[OutRecord]
+        producer: AIOKafkaProducer, events: Sequence[OutRecord], state: Sequence[OutRecord]
     ) -> None:
-        producer = self._require()
-        async with self._tx_lock, producer.transaction():
-            await self._enqueue(producer, events)
-            await self._enqueue(producer, state)
-        # leaving the transaction block flushes and commits; an error aborts it
+        # Not ``producer.transaction()``: on an error it awaits an abort with no bound. A failed
+        # attempt replaces the producer instead, which aborts the open transaction.
+        await producer.begin_transaction()
+        await Publisher._enqueue(producer, events)
+        await Publisher._enqueue(producer, state)
+        await producer.commit_transaction()  # flushes, then commits
 
-    async def _send_all(self, records: Sequence[OutRecord]) -> None:
+    @staticmethod
+    async def _send_all(producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> None:
         if records:
-            futures = await self._enqueue(self._require(), records)
+            futures = await Publisher._enqueue(producer, records)
             await asyncio.gather(*futures)
 
     @staticmethod
@@ -199,17 +210,51 @@ class Publisher:
             max_request_size=4 * 1024 * 1024,
         )
 
-    def _require(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            raise KafkaUnavailableError("publisher used before start()")
-        return self._producer
+    def _attempt_timeout(self, deadline: float) -> float:
+        """How long one attempt may take: a few request timeouts, cut at the outage deadline
+        (an attempt still pending then means Kafka was unreachable for the whole limit)."""
+        timeout = self._settings.request_timeout
+        remaining = deadline - self._clock.monotonic()
+        return max(timeout, min(ATTEMPT_TIMEOUTS * timeout, remaining))
 
-    async def _discard_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            # it is being replaced; a failed close must not mask the real error
-            with contextlib.suppress(KafkaError, TimeoutError, OSError):
-                await asyncio.wait_for(producer.stop(), self._settings.request_timeout)
+    async def _ready(self, deadline: float) -> AIOKafkaProducer:
+        """The producer, started now if there is none (one caller starts it, the others wait)."""
+        async with self._connect_lock:
+            while self._producer is None:
+                producer = self._new_producer()
+                try:
+                    async with asyncio.timeout(self._attempt_timeout(deadline)):
+                        await producer.start()
+                except (KafkaError, TimeoutError) as exc:
+                    await self._close(producer)
+                    await self._wait_or_give_up(exc, deadline, "connect")
+                else:
+                    self._producer = producer
+            return self._producer
+
+    async def _replace(self, failed: AIOKafkaProducer) -> None:
+        """Drop a producer that failed; the next ``_ready`` starts another. A no-op when a
+        concurrent caller already replaced it."""
+        if self._producer is failed:
+            self._producer = None
+        await self._close(failed)
+
+    async def _close(self, producer: AIOKafkaProducer) -> None:
+        """Stop ``producer`` without waiting on a broker that is gone. ``stop()`` flushes
+        first, and while the partition leader is unreachable aiokafka retries its batches
+        forever; after a request timeout the sender task is cancelled (aiokafka has no public
+        forced close), which lets ``stop()`` close the connections. A failed close must not
+        mask the real error."""
+        timeout = self._settings.request_timeout
+        stopping = asyncio.ensure_future(producer.stop())
+        with contextlib.suppress(KafkaError, TimeoutError, OSError):
+            try:
+                await asyncio.wait_for(asyncio.shield(stopping), timeout)
+            except TimeoutError:
+                sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
+                if sender is not None:
+                    sender.cancel()
+                await asyncio.wait_for(stopping, timeout)
 
 
 def _append(batch: Any, record: OutRecord) -> bool:
