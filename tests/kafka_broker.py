@@ -113,9 +113,9 @@ class KafkaBroker:
         )
         return env
 
-    def _run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    def _run(self, command: str, timeout: float, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(KAFKA_SCRIPT), command],
+            [str(KAFKA_SCRIPT), command, *args],
             env=self._env(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -124,13 +124,15 @@ class KafkaBroker:
             check=False,
         )
 
-    def start(self) -> None:
+    def start(self, *, keep_data: bool = False) -> None:
+        """Start the JVM; ``keep_data``: on the data a ``stop(keep_data=True)`` kept (same
+        ports, topics, offsets and transactions: the end of a broker outage)."""
         with self._lock:
             # registered before the JVM exists, so even an interrupted start is cleaned up
             atexit.register(self.stop)
             self._running = True
             try:
-                result = self._run("start", _START_TIMEOUT_S)
+                result = self._run("start", _START_TIMEOUT_S, *self._keep(keep_data))
             except BaseException:
                 self._stop_locked()
                 raise
@@ -144,17 +146,22 @@ class KafkaBroker:
             self.bootstrap_servers = env["KAFKA_BOOTSTRAP_SERVERS"]
             self.sasl = sasl_from_env(env)
 
-    def stop(self) -> None:
-        """Stop the JVM (SIGTERM, SIGKILL after a deadline). Idempotent."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop the JVM (SIGTERM, SIGKILL after a deadline). Idempotent. The data is deleted
+        unless ``keep_data`` (then ``start(keep_data=True)`` brings the same broker back)."""
         with self._lock:
-            self._stop_locked()
+            self._stop_locked(keep_data)
 
-    def _stop_locked(self) -> None:
+    @staticmethod
+    def _keep(keep_data: bool) -> tuple[str, ...]:
+        return ("--keep-data",) if keep_data else ()
+
+    def _stop_locked(self, keep_data: bool = False) -> None:
         if not self._running:
             return
         self._running = False
         atexit.unregister(self.stop)
-        result = self._run("stop", _STOP_TIMEOUT_S)
+        result = self._run("stop", _STOP_TIMEOUT_S, *self._keep(keep_data))
         if result.returncode != 0:
             raise RuntimeError(f"scripts/kafka stop failed:\n{result.stderr}")
 
