@@ -164,7 +164,7 @@ class Publisher:
                 batch = open_batches[(topic, partition)] = producer.create_batch()
             if not _append(batch, record):
                 # full: queue it and start the next one for this partition
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                futures.append(await _submit(producer, batch, topic, partition))
                 batch = open_batches[(topic, partition)] = producer.create_batch()
                 if not _append(batch, record):
                     # larger than a whole batch: let send() deal with it (and say why)
@@ -179,7 +179,7 @@ class Publisher:
                     )
         for (topic, partition), batch in open_batches.items():
             if batch.record_count():
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                futures.append(await _submit(producer, batch, topic, partition))
         return futures
 
     async def _wait_or_give_up(self, exc: Exception, deadline: float, what: str) -> None:
@@ -255,6 +255,17 @@ class Publisher:
                 if sender is not None:
                     sender.cancel()
                 await asyncio.wait_for(stopping, timeout)
+
+
+async def _submit(
+    producer: AIOKafkaProducer, batch: Any, topic: str, partition: int
+) -> asyncio.Future[object]:
+    # A closed batch does not linger (``linger_ms``): the caller is about to wait for it.
+    close = getattr(batch, "close", None)  # (test doubles of the producer may lack it)
+    if close is not None:
+        close()
+    future: asyncio.Future[object] = await producer.send_batch(batch, topic, partition=partition)
+    return future
 
 
 def _append(batch: Any, record: OutRecord) -> bool:
