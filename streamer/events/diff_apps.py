@@ -81,8 +81,12 @@ def diff_member_apps(
     cur: MemberLinkedApps | None,
     user: UserRef | None,
     ctx: EventContext,
+    *,
+    quiet: bool = False,
 ) -> tuple[list[Event], Stored | None]:
     """App events for one member and the new state (``stored`` itself when unchanged).
+
+    ``quiet``: the same state, but no events are built (a baseline poll records state only).
 
     ``cur=None`` (the member is no longer listed): every known app unlinked, state ``None``.
     """
@@ -100,13 +104,15 @@ def diff_member_apps(
         before = old.get(app.app_id)
         if before is not None and entry[2] is None:
             entry[2] = before[2]  # Dropbox stopped saying when: keep what it said before
+        if quiet:
+            continue
         if before is not None and None not in (before[2], entry[2]) and before[2] != entry[2]:
             events.append(_unlinked(app.app_id, before, tmid, user, ctx))  # relinked
             before = None
         if before is None:
             events.append(_linked(app, tmid, user, ctx))
     for app_id, entry in old.items():
-        if app_id not in new:
+        if app_id not in new and not quiet:
             events.append(_unlinked(app_id, entry, tmid, user, ctx))
     state = {"team_member_id": tmid, "apps": new} if new else None
     if state == prev:

@@ -129,16 +129,21 @@ def _changes(prev: dict[str, Any], state: dict[str, Any]) -> dict[str, Change]:
 
 
 def diff_member(
-    stored: Stored | None, cur: TeamMemberInfoV2 | None, ctx: EventContext
+    stored: Stored | None,
+    cur: TeamMemberInfoV2 | None,
+    ctx: EventContext,
+    *,
+    quiet: bool = False,
 ) -> tuple[list[Event], Stored | None]:
     """Events for one member and its new state (``stored`` itself when nothing changed).
 
     ``cur=None`` means the member is no longer listed: ``vanished_member`` events, state
-    ``None`` (delete it).
+    ``None`` (delete it). ``quiet``: the same state, but no events are built (a baseline
+    poll records state only).
     """
     prev = load_state(stored)
     if cur is None:
-        return (vanished_member(prev, ctx) if prev is not None else []), None
+        return (vanished_member(prev, ctx) if prev is not None and not quiet else []), None
     rev = prev.get("rev", 0) if prev is not None else 0
     state = member_state(cur, rev)
     if state == prev:
@@ -149,29 +154,44 @@ def diff_member(
     new_status = state["status"]
     changes = _changes(prev, state) if prev is not None else {}
     events: list[Event] = []
+    emitted = False  # rev counts the polls that emitted events, built or not (quiet)
     if old_status != new_status:
         status_change = {"status": Change(old=old_status, new=new_status)}
         etype = _status_event(old_status, new_status)
         if etype is None:
             changes = {**status_change, **changes}
         elif not (prev is None and new_status == "removed"):
-            when = None  # Dropbox's time of the new status, where it gives one
-            if etype == "member.invited":
-                when = p.invited_on
-            elif etype == "member.joined" and old_status in (None, "invited"):
-                when = p.joined_on  # (a recovery keeps the first join's time)
-            elif etype == "member.suspended":
-                when = p.suspended_on
-            eid = event_id(ctx.team_id, etype, tmid, old_status, rev, epoch(when))
-            events.append(
-                member_event(etype, cur, ctx, eid=eid, event_time=when, changes=status_change)
-            )
+            emitted = True
+            if not quiet:
+                events.append(_status_changed(etype, cur, old_status, rev, status_change, ctx))
     if changes:
-        eid = event_id(ctx.team_id, "member.updated", tmid, rev, digest(changes))
-        events.append(member_event("member.updated", cur, ctx, eid=eid, changes=changes))
-    if events:
+        emitted = True
+        if not quiet:
+            eid = event_id(ctx.team_id, "member.updated", tmid, rev, digest(changes))
+            events.append(member_event("member.updated", cur, ctx, eid=eid, changes=changes))
+    if emitted:
         state["rev"] = rev + 1
     return events, state
+
+
+def _status_changed(
+    etype: str,
+    cur: TeamMemberInfoV2,
+    old_status: str | None,
+    rev: int,
+    status_change: dict[str, Change],
+    ctx: EventContext,
+) -> Event:
+    p = cur.profile
+    when = None  # Dropbox's time of the new status, where it gives one
+    if etype == "member.invited":
+        when = p.invited_on
+    elif etype == "member.joined" and old_status in (None, "invited"):
+        when = p.joined_on  # (a recovery keeps the first join's time)
+    elif etype == "member.suspended":
+        when = p.suspended_on
+    eid = event_id(ctx.team_id, etype, p.team_member_id, old_status, rev, epoch(when))
+    return member_event(etype, cur, ctx, eid=eid, event_time=when, changes=status_change)
 
 
 def vanished_member(stored: Stored, ctx: EventContext) -> list[Event]:

@@ -122,8 +122,12 @@ def diff_member_devices(
     cur: MemberDevices | None,
     user: UserRef | None,
     ctx: EventContext,
+    *,
+    quiet: bool = False,
 ) -> tuple[list[Event], Stored | None]:
     """Session events for one member and the new state (``stored`` itself when unchanged).
+
+    ``quiet``: the same state, but no events are built (a baseline poll records state only).
 
     ``cur=None`` (the member is no longer listed): every known session ended/unlinked, and
     the state is ``None``. ``user`` is the member's ``user`` part if the caller knows it
@@ -142,6 +146,8 @@ def diff_member_devices(
                 continue  # listed twice: the first one counts
             entry = _entry(kind, s)
             new[sid] = entry
+            if quiet:
+                continue
             before = old.get(sid)
             if before is not None and before[0] != kind:
                 events.append(_gone(sid, before, user, ctx))
@@ -181,7 +187,7 @@ def diff_member_devices(
                     )
                 )
     for sid, entry in old.items():
-        if sid not in new:
+        if sid not in new and not quiet:
             events.append(_gone(sid, entry, user, ctx))
     state = {"team_member_id": tmid, "sessions": new} if new else None
     if state == prev:

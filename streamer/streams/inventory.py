@@ -54,7 +54,9 @@ R = TypeVar("R")
 
 PROGRESS = "~snapshot:"  # + the first subject of a page whose snapshots are committed
 
-Diff = Callable[[Any | None, R | None, UserRef | None, EventContext], tuple[list[Event], Any]]
+Diff = Callable[[Any | None, R | None, UserRef | None, EventContext, bool], tuple[list[Event], Any]]
+"""(previous state, record or None, user, context, quiet) -> (events, new state); ``quiet``:
+build no events, only the state (the baseline poll would drop them)."""
 Snapshot = Callable[[R, StreamContext, EventContext, int], list[Event]]
 
 
@@ -105,7 +107,7 @@ class InventoryStream(Generic[R]):
                 if ctx.replay:
                     continue
                 previous = ctx.state.get(subject)
-                events, state = spec.diff(previous, record, user, ectx)
+                events, state = spec.diff(previous, record, user, ectx, baseline)
                 if not baseline:
                     batch.events.extend(events)
                 if state is not previous:  # diff functions return `previous` when unchanged
@@ -124,7 +126,7 @@ class InventoryStream(Generic[R]):
         ectx = ctx.event_context()
         final = Batch()
         for subject in [s for s in list(ctx.state) if not _bookkeeping(s) and s not in seen]:
-            events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx)
+            events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx, baseline)
             if not baseline:
                 final.events.extend(events)
             final.state[subject] = None
@@ -186,7 +188,7 @@ MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
     pages=_all_members,
     parse=parse_members,
     subject=lambda info: info.profile.team_member_id,
-    diff=lambda prev, cur, _user, ectx: diff_member(prev, cur, ectx),
+    diff=lambda prev, cur, _user, ectx, quiet: diff_member(prev, cur, ectx, quiet=quiet),
     snapshot=lambda info, _ctx, ectx, slot: [member_snapshot(info, ectx, slot)],
 )
 
@@ -195,7 +197,9 @@ SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
     pages=members_devices_pages,
     parse=parse_member_devices,
     subject=lambda devices: devices.team_member_id,
-    diff=diff_member_devices,
+    diff=lambda prev, cur, user, ectx, quiet: diff_member_devices(
+        prev, cur, user, ectx, quiet=quiet
+    ),
     snapshot=lambda devices, ctx, ectx, slot: session_snapshots(
         devices, ctx.directory(devices.team_member_id), ectx, slot
     ),
@@ -207,7 +211,7 @@ APPS: InventorySpec[MemberLinkedApps] = InventorySpec(
     pages=linked_apps_pages,
     parse=parse_linked_apps,
     subject=lambda apps: apps.team_member_id,
-    diff=diff_member_apps,
+    diff=lambda prev, cur, user, ectx, quiet: diff_member_apps(prev, cur, user, ectx, quiet=quiet),
     snapshot=lambda apps, ctx, ectx, slot: app_snapshots(
         apps, ctx.directory(apps.team_member_id), ectx, slot
     ),
