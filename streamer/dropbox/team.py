@@ -34,6 +34,9 @@ class TeamApi:
         clock: Clock,
         metrics: Metrics | None = None,
     ) -> TeamApi:
+        # one retry budget for every request of the team, token refreshes included: a 429
+        # storm on the token endpoint is waited out as long as one on the API
+        retry = RetryPolicy(max_attempts=http.max_attempts, budget_seconds=http.retry_budget)
         tokens = TokenManager(
             team=name,
             token_url=team.token_url,
@@ -43,6 +46,7 @@ class TeamApi:
             transport=transport,
             clock=clock,
             metrics=metrics,
+            retry=retry,
             timeout=http.timeout,
         )
         gate = RateGate(clock, http.max_concurrency, adaptive=True)
@@ -52,7 +56,7 @@ class TeamApi:
             tokens=tokens,
             transport=transport,
             gate=gate,
-            retry=RetryPolicy(max_attempts=http.max_attempts, budget_seconds=http.retry_budget),
+            retry=retry,
             clock=clock,
             metrics=metrics,
             timeout=http.timeout,
