@@ -8,7 +8,9 @@ Per page: parse, diff each subject against its stored state, yield events + chan
 After a complete listing: every stored subject that was not listed has vanished; its diff
 against "nothing" closes it (member removed, sessions ended, apps unlinked) and its state is
 deleted. A listing cut short by a crash or a stop is simply started again: subjects already
-committed diff as unchanged, so nothing is emitted twice.
+committed diff as unchanged, so nothing is emitted twice. A listing that Dropbox restarts (a
+cursor reset) skips the subjects this poll already handled; a change to one of them in between
+is seen by the next poll.
 
 Snapshots (and activity summaries) are due per slot, and the slot is recorded in ``META`` only
 by the last batch. So that a listing restarted within the slot does not snapshot again what
@@ -98,6 +100,10 @@ class InventoryStream(Generic[R]):
             snapped: list[str] = []
             for record in records:
                 subject = spec.subject(record)
+                if subject in seen:
+                    # listed again after a cursor reset: this poll has handled it (its state may
+                    # not be committed yet, so a second diff would repeat its events)
+                    continue
                 seen.add(subject)
                 user = ctx.directory(subject)
                 due = slot if subject not in done else None  # this subject's snapshot

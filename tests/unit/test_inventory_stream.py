@@ -16,6 +16,7 @@ import pytest
 from streamer.clock import ManualClock
 from streamer.config import Settings
 from streamer.dropbox.pagination import MEMBERS_CONTINUE, MEMBERS_LIST
+from streamer.errors import RouteError
 from streamer.events.states import pack_state
 from streamer.simulator.world import World
 from streamer.streams.base import META, StreamContext
@@ -25,14 +26,19 @@ PAGE = 7
 
 
 class PagedMembers:
-    """``rpc`` for the members listing of a simulated team, ``PAGE`` members per page."""
+    """``rpc`` for the members listing of a simulated team, ``PAGE`` members per page; the
+    cursor of page ``reset_at`` (counting from 1) comes back as invalid, once."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, reset_at: int | None = None) -> None:
         self.infos = [world.member_info(m) for m in world.member_order()]
+        self.reset_at = reset_at
 
     async def rpc(self, route: str, arg: Any) -> Any:
         start = 0 if route == MEMBERS_LIST else int(arg["cursor"])
         assert route in (MEMBERS_LIST, MEMBERS_CONTINUE)
+        if route == MEMBERS_CONTINUE and start == PAGE * (self.reset_at or -1):
+            self.reset_at = None
+            raise RouteError(route, "invalid_cursor", {".tag": "invalid_cursor"})
         end = start + PAGE
         return {
             "members": self.infos[start:end],
@@ -46,15 +52,25 @@ def world() -> World:
     return World(members=30, seed=5)
 
 
-def context(world: World, state: dict[str, Any], clock: ManualClock) -> StreamContext:
+def context(
+    world: World,
+    state: dict[str, Any],
+    clock: ManualClock,
+    *,
+    reset_at: int | None = None,
+    first_poll: str = "snapshot",
+) -> StreamContext:
     settings = Settings.model_validate(
-        {"teams": {"acme": {"app_key": "k", "app_secret": "s", "refresh_token": "r"}}}
+        {
+            "teams": {"acme": {"app_key": "k", "app_secret": "s", "refresh_token": "r"}},
+            "events": {"first_poll": first_poll},
+        }
     )
     return StreamContext(
         team="acme",
         team_id=world.team_id,
         team_name=world.team_name,
-        client=PagedMembers(world),  # type: ignore[arg-type]
+        client=PagedMembers(world, reset_at),  # type: ignore[arg-type]
         clock=clock,
         settings=settings,
         state=state,
@@ -137,3 +153,20 @@ async def test_markers_of_an_earlier_slot_do_not_hold_back_the_next_snapshot(
 
     assert len(ids) == len(world.member_order())
     assert not [s for s in ctx.state if s.startswith(PROGRESS)]
+
+
+@pytest.mark.parametrize("first_poll", ["snapshot", "changes"])
+async def test_a_cursor_reset_mid_listing_repeats_nothing_even_before_commits(
+    world: World, first_poll: str
+) -> None:
+    clock = ManualClock(start=world.now)
+    whole = await poll(context(world, {}, clock, first_poll=first_poll))
+
+    # Dropbox invalidates the cursor after page 3: the listing starts over. The worker commits
+    # pages behind the stream (prefetch), so here nothing is committed until the end.
+    ctx = context(world, {}, clock, reset_at=3, first_poll=first_poll)
+    batches = [b async for b in InventoryStream(MEMBERS).poll(ctx)]
+    ids = [e.event_id for b in batches for e in b.events]
+
+    assert sorted(ids) == sorted(whole)
+    assert len(ids) == len(set(ids))
