@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -274,7 +275,8 @@ class TeamWorker:
                 if value is None:
                     ctx.state.pop(subject, None)
                 else:
-                    ctx.state[subject] = value
+                    # one str per member id, shared by the streams' state maps (100k members)
+                    ctx.state[sys.intern(subject)] = value
             self._metrics.checkpointed(self.name, namespace, self._clock.now().timestamp())
         self._metrics.pages.labels(self.name, namespace).inc()
         self._metrics.records.labels(self.name, namespace).inc(batch.records)

@@ -8,6 +8,7 @@ back once at start-up with ``read_committed``.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from typing import Any
 
@@ -41,7 +42,9 @@ def apply_record(states: StateMap, key: bytes, value: bytes | None) -> None:
     if value is None:
         bucket.pop(subject, None)
     else:
-        bucket[subject] = bytes(value)  # decoded lazily by whoever reads it
+        # decoded lazily by whoever reads it; the subject (a member id) is one str shared
+        # by the members, sessions and apps maps
+        bucket[sys.intern(subject)] = bytes(value)
 
 
 async def restore_state(settings: KafkaSettings) -> StateMap:

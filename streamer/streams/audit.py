@@ -17,7 +17,7 @@ from streamer.aio import prefetch
 from streamer.clock import format_dropbox_time, parse_dropbox_time
 from streamer.dropbox.pagination import audit_pages
 from streamer.events.normalize import audit_event
-from streamer.streams.base import PAGES_AHEAD, Batch, StreamContext
+from streamer.streams.base import BIG_PAGES_AHEAD, Batch, StreamContext
 
 CURSOR = "cursor"
 OVERLAP = timedelta(minutes=15)
@@ -52,7 +52,7 @@ class AuditStream:
         pages = audit_pages(
             ctx.client, start=start, end=self.end, cursor=cursor, category=self.category
         )
-        async for page in prefetch(pages, PAGES_AHEAD, after=ctx.ready):
+        async for page in prefetch(pages, BIG_PAGES_AHEAD, after=ctx.ready):
             ectx = ctx.event_context()
             batch = Batch(records=len(page.records))
             for record in page.records:

@@ -21,8 +21,10 @@ from streamer.events.states import load_state
 META = "~meta"  # subject holding per-stream bookkeeping (snapshot slot, cursors)
 PAGES_AHEAD = 4
 """API pages a stream fetches ahead of the one it is turning into events: the next request
-is in flight while a page is processed, and a stream waiting for ``ready`` gets a head start
-(bounded: a page is a few hundred records)."""
+is in flight while a page is processed, and a stream waiting for ``ready`` gets a head start.
+Bounded memory: a device or app page is ~100 members; streams of 1000-record pages (members,
+audit) keep ``BIG_PAGES_AHEAD``."""
+BIG_PAGES_AHEAD = 2
 
 
 @dataclass

@@ -50,7 +50,7 @@ from streamer.events.diff import (
 )
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots
-from streamer.streams.base import META, PAGES_AHEAD, Batch, StreamContext
+from streamer.streams.base import BIG_PAGES_AHEAD, META, PAGES_AHEAD, Batch, StreamContext
 
 R = TypeVar("R")
 
@@ -65,6 +65,10 @@ Snapshot = Callable[[R, StreamContext, EventContext, int], list[Event]]
 Summary = Callable[[str, Any | None, StreamContext, EventContext, int], Event | None]
 
 
+TAIL_BATCH = 1000
+"""At most this many events per batch after the listing (vanished subjects, summaries)."""
+
+
 @dataclass(frozen=True)
 class InventorySpec(Generic[R]):
     name: str
@@ -76,6 +80,8 @@ class InventorySpec(Generic[R]):
     summary: Summary | None = None
     """Per-member summary emitted with each snapshot, from the subject's fresh state; members
     this listing did not show get one too, from an empty state."""
+    pages_ahead: int = PAGES_AHEAD
+    """Pages fetched ahead (members pages hold 1000 records, device/app pages ~100 members)."""
 
 
 class InventoryStream(Generic[R]):
@@ -90,7 +96,7 @@ class InventoryStream(Generic[R]):
         progress = [s for s in ctx.state if s.startswith(PROGRESS)]
         done = _snapshotted(ctx, progress, slot)
         seen: set[str] = set()
-        pages = prefetch(spec.pages(ctx.client), PAGES_AHEAD, after=ctx.ready)
+        pages = prefetch(spec.pages(ctx.client), spec.pages_ahead, after=ctx.ready)
         async for page in pages:
             ectx = ctx.event_context()
             records, rejected = spec.parse(page.records)
@@ -136,8 +142,9 @@ class InventoryStream(Generic[R]):
             if not baseline:
                 final.events.extend(events)
             final.state[subject] = None
-        for marker in progress:
-            final.state[marker] = None  # the slot goes into META with this very batch
+            if len(final.events) >= TAIL_BATCH:
+                yield final  # bounded memory when many subjects vanish at once
+                final = Batch()
         meta = {**(ctx.stored(META) or {}), "baselined": True}
         if slot is not None:
             if spec.summary is not None:
@@ -148,7 +155,12 @@ class InventoryStream(Generic[R]):
                     summary = spec.summary(member_id, None, ctx, ectx, slot)
                     if summary is not None:
                         final.events.append(summary)
+                    if len(final.events) >= TAIL_BATCH:
+                        yield final  # e.g. 30k members without a device: not one batch
+                        final = Batch()
             meta["snapshot_slot"] = slot
+        for marker in progress:
+            final.state[marker] = None  # the slot goes into META with this very batch
         if meta != ctx.stored(META):
             final.state[META] = meta
         yield final
@@ -196,6 +208,7 @@ MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
     subject=lambda info: info.profile.team_member_id,
     diff=lambda prev, cur, _user, ectx, quiet: diff_member(prev, cur, ectx, quiet=quiet),
     snapshot=lambda info, _ctx, ectx, slot: [member_snapshot(info, ectx, slot)],
+    pages_ahead=BIG_PAGES_AHEAD,
 )
 
 SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
