@@ -9,6 +9,7 @@ lists the parts per event type); changing it re-keys every event.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -56,8 +57,20 @@ def event_id(team_id: str, event_type: str, *parts: object) -> str:
 
 def digest(value: Any) -> str:
     """SHA-256 (hex, 32 chars) of canonical JSON: sorted keys, ``Z`` datetimes."""
-    data = orjson.dumps(value, option=_DIGEST_OPTIONS)
+    try:
+        data = orjson.dumps(value, option=_DIGEST_OPTIONS)
+    except TypeError:
+        # orjson stops at 64-bit integers; an unknown Dropbox field could hold a bigger one
+        data = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+        ).encode()
     return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _default(value: object) -> str:
+    if isinstance(value, datetime):
+        return orjson.dumps(value, option=_DIGEST_OPTIONS).decode().strip('"')
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 def epoch(value: datetime | None) -> int | None:

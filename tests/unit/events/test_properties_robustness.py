@@ -43,6 +43,7 @@ from streamer.events import (
     team_snapshot,
 )
 from streamer.events.envelope import Event
+from streamer.events.ids import digest
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 C1 = ctx(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
@@ -205,6 +206,20 @@ def test_damaged_team_info_and_features_never_crash_the_team_stream(
     valid([team_snapshot(info, features, C1, SLOT)])
     _, state = diff_team(None, sdk_team_info(), [], C1)
     events, _ = diff_team(state, info, features, C2)
+    valid(events)
+
+
+def test_integers_beyond_64_bits_do_not_break_ids() -> None:
+    # the property above found it: orjson stops at 64 bits, an unknown field need not
+    huge = 2**70
+    assert digest({"n": huge}) == digest({"n": huge})
+    assert digest({"n": huge}) != digest({"n": huge + 1})
+    record = sdk_login_event()
+    record["details"]["sim_size"] = huge
+    valid([audit_event(record, C1)])
+    _, state = diff_team(None, sdk_team_info(), [], C1)
+    events, _ = diff_team(state, {**sdk_team_info(), "sim_counter": -(2**64)}, [], C2)
+    assert [e.event_type for e in events] == ["team.changed"]
     valid(events)
 
 
