@@ -358,7 +358,9 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
         tag = value.get(".tag")
         if tag is not None and path:
-            if len(value) == 2 and tag in value and path.rpartition(".")[2] == tag:
+            # (a tag that is not a string is malformed: kept as it is, never looked up)
+            last = path.rpartition(".")[2]
+            if isinstance(tag, str) and len(value) == 2 and tag in value and last == tag:
                 # {".tag": "x", "x": v} at path …x: the tag only repeats the name
                 _flatten(value[tag], path, out)
                 return

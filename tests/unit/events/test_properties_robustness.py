@@ -223,6 +223,16 @@ def test_integers_beyond_64_bits_do_not_break_ids() -> None:
     valid(events)
 
 
+def test_a_union_tag_that_is_not_a_string_is_kept_not_looked_up() -> None:
+    # the property above found it: {".tag": [...]} made the team settings raise TypeError
+    info = sdk_team_info()
+    info["policies"]["sharing"]["shared_link_create_policy"] = {".tag": ["x"], "x": 1}
+    snapshot = team_snapshot(info, [], C1, SLOT)
+    valid([snapshot])
+    assert snapshot.settings is not None
+    assert snapshot.settings["policies.sharing.shared_link_create_policy"] == ["x"]
+
+
 # --- page order ---------------------------------------------------------------------------------
 
 
