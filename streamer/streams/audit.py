@@ -8,6 +8,7 @@ one that slips past the window carries the same ``event_id`` downstream).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from streamer.aio import prefetch
 from streamer.clock import format_dropbox_time, parse_dropbox_time
 from streamer.dropbox.pagination import audit_pages
 from streamer.events.normalize import audit_event
-from streamer.streams.base import BIG_PAGES_AHEAD, Batch, StreamContext
+from streamer.streams.base import BIG_PAGES_AHEAD, YIELD_EVERY, Batch, StreamContext
 
 CURSOR = "cursor"
 OVERLAP = timedelta(minutes=15)
@@ -55,7 +56,9 @@ class AuditStream:
         async for page in prefetch(pages, BIG_PAGES_AHEAD, after=ctx.ready):
             ectx = ctx.event_context()
             batch = Batch(records=len(page.records))
-            for record in page.records:
+            for i, record in enumerate(page.records):
+                if i and not i % YIELD_EVERY:
+                    await asyncio.sleep(0)  # let the other streams' answers in (see base)
                 try:
                     event = audit_event(record, ectx)
                 except (ValueError, TypeError, KeyError) as exc:

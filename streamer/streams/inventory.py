@@ -22,6 +22,7 @@ are bookkeeping, never members.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -50,7 +51,14 @@ from streamer.events.diff import (
 )
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots
-from streamer.streams.base import BIG_PAGES_AHEAD, META, PAGES_AHEAD, Batch, StreamContext
+from streamer.streams.base import (
+    BIG_PAGES_AHEAD,
+    META,
+    PAGES_AHEAD,
+    YIELD_EVERY,
+    Batch,
+    StreamContext,
+)
 
 R = TypeVar("R")
 
@@ -104,7 +112,9 @@ class InventoryStream(Generic[R]):
             # A record that failed validation was still listed: never mistake it for gone.
             seen.update(r.subject for r in rejected if getattr(r, "subject", None))
             snapped: list[str] = []
-            for record in records:
+            for i, record in enumerate(records):
+                if i and not i % YIELD_EVERY:
+                    await asyncio.sleep(0)  # let the other streams' answers in (see base)
                 subject = spec.subject(record)
                 if subject in seen:
                     # listed again after a cursor reset: this poll has handled it (its state may
