@@ -127,9 +127,13 @@ class Publisher:
         # Not ``producer.transaction()``: on an error it awaits an abort with no bound. A failed
         # attempt replaces the producer instead, which aborts the open transaction.
         await producer.begin_transaction()
-        await Publisher._enqueue(producer, events)
-        await Publisher._enqueue(producer, state)
-        await producer.commit_transaction()  # flushes, then commits
+        futures = await Publisher._enqueue(producer, events)
+        futures += await Publisher._enqueue(producer, state)
+        # Every record acknowledged before the commit: a batch whose partition has no leader
+        # (a broker shutting down) fails on its own once it expires, and aiokafka would still
+        # commit the transaction without it: events lost, or a checkpoint without its events.
+        await asyncio.gather(*futures)
+        await producer.commit_transaction()
 
     @staticmethod
     async def _send_all(producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> None:

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, LeaderNotAvailableError
 
 from streamer.clock import SystemClock
 from streamer.config import KafkaSettings
@@ -46,7 +46,8 @@ class Sender:
 
 class FakeProducer:
     """``hang``: "send" (acknowledgements never come), "commit" (the transaction never
-    ends), "start" (bootstrap never answers), "refuse" (connection refused), or None."""
+    ends), "start" (bootstrap never answers), "refuse" (connection refused), "lose" (batches
+    fail, yet a commit succeeds: aiokafka when a partition has no leader), or None."""
 
     def __init__(self, log: list[FakeProducer], hang: str | None) -> None:
         self.hang = hang
@@ -58,7 +59,9 @@ class FakeProducer:
 
     def _future(self) -> asyncio.Future[object]:
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        if self.hang != "send":
+        if self.hang == "lose":  # the batch expired without a partition leader
+            future.set_exception(LeaderNotAvailableError())
+        elif self.hang != "send":
             future.set_result(None)
         return future
 
@@ -178,3 +181,14 @@ async def test_a_start_that_never_answers_counts_as_unavailable() -> None:
         await pub.start()
     assert len(made) >= 2
     assert all(p.stopped for p in made)
+
+
+@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
+async def test_a_commit_is_not_done_while_a_record_of_it_failed(delivery: str) -> None:
+    pub, made = publisher(delivery, ["lose", None])
+    await pub.start()
+    await pub.commit(EVENTS, STATE)
+    await pub.stop()
+
+    assert made[0].calls.count("commit") == 0, "no transaction committed with a failed batch"
+    assert made[1].sent == [b"e1", b"e2", b"{}"], "the whole batch again on a new producer"
