@@ -50,3 +50,45 @@ async def prefetch(
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def prefetch_many(source: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:
+    """Like ``prefetch``, but each step hands out everything queued by then (at least one).
+
+    For group commits: while the consumer waits on a slow sink (Kafka acknowledgements),
+    up to ``size`` items pile up, and the next step takes them all at once. An error of the
+    source is raised after the items that came before it have been handed out.
+    """
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(size)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                await queue.put(("item", item))
+            await queue.put(("done", None))
+        except Exception as exc:
+            await queue.put(("error", exc))
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            kind, value = await queue.get()
+            items: list[T] = []
+            while kind == "item":
+                items.append(value)
+                if queue.empty():
+                    break
+                kind, value = queue.get_nowait()
+            if items:
+                yield items
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -4,8 +4,10 @@ One ``TeamWorker`` per configured team, all sharing one HTTP transport and one K
 Within a team every stream runs as its own task; sessions and apps wait for the first members
 cycle so their events can name the user (email, name), then all run on their own intervals.
 
-Backpressure: a stream fetches at most ``PREFETCH`` pages ahead of the page being committed,
+Backpressure: a stream prepares at most ``PREFETCH`` pages ahead of the pages being committed,
 and the commit waits for Kafka. When Kafka is slow or down, fetching waits; nothing is dropped.
+Group commit: the pages that were ready meanwhile go to Kafka together, in one commit (a
+commit costs two acknowledgement round trips however large it is).
 
 Shutdown: when ``stop`` is set, each stream finishes committing the batch in hand, abandons the
 page being fetched (it is fetched again after a restart) and returns.
@@ -23,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from streamer.aio import prefetch
+from streamer.aio import prefetch_many
 from streamer.clock import Clock
 from streamer.config import STREAM_NAMES, Settings, TeamSettings
 from streamer.dropbox.team import TeamApi
@@ -232,9 +234,11 @@ class TeamWorker:
         namespace: str | None = None,
     ) -> CycleStats:
         stats = CycleStats()
-        async for batch in prefetch(stream.poll(ctx), PREFETCH):
+        async for batches in prefetch_many(stream.poll(ctx), PREFETCH):
+            # group commit: the pages that piled up while the last commit waited for Kafka
+            batch = batches[0] if len(batches) == 1 else _merge(batches)
             await self._commit(namespace or stream.name, ctx, batch, write_state=not replay)
-            stats.pages += 1
+            stats.pages += len(batches)
             stats.records += batch.records
             stats.events += len(batch.events)
             stats.rejected += len(batch.rejected)
@@ -292,6 +296,17 @@ class TeamWorker:
             state=len(state),
             rejected=len(batch.rejected),
         )
+
+
+def _merge(batches: list[Batch]) -> Batch:
+    """Consecutive pages as one batch: events in order, later state of a subject wins."""
+    merged = Batch()
+    for batch in batches:
+        merged.events.extend(batch.events)
+        merged.state.update(batch.state)
+        merged.rejected.extend(batch.rejected)
+        merged.records += batch.records
+    return merged
 
 
 def _describe_rejected(rejected: Any) -> str:

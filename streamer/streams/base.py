@@ -25,7 +25,7 @@ is in flight while a page is processed, and a stream waiting for ``ready`` gets 
 Bounded memory: a device or app page is ~100 members; streams of 1000-record pages (members,
 audit) keep ``BIG_PAGES_AHEAD``."""
 BIG_PAGES_AHEAD = 2
-YIELD_EVERY = 200
+YIELD_EVERY = 50
 """Records a stream turns into events before it lets the event loop run other tasks: a page
 of 1000 members takes ~40 ms of CPU, and meanwhile another stream's answer (the device
 listing, the longest chain) would wait unread, adding to every step of that chain."""

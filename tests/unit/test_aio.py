@@ -3,7 +3,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from streamer.aio import prefetch
+from streamer.aio import prefetch, prefetch_many
 
 
 async def numbers(n: int, produced: list[int]) -> AsyncIterator[int]:
@@ -75,3 +75,30 @@ async def test_prefetch_fetches_ahead_while_waiting_for_after() -> None:
     ready.set()
     assert await first == 0
     await stream.aclose()
+
+
+async def test_prefetch_many_hands_out_what_piled_up_in_order() -> None:
+    produced: list[int] = []
+    stream = prefetch_many(numbers(10, produced), 3)
+    first = await anext(stream)
+    for _ in range(10):  # the consumer is busy: the pump fills the queue
+        await asyncio.sleep(0)
+    rest = [group async for group in stream]
+    assert [*first, *[i for group in rest for i in group]] == list(range(10))
+    assert max(len(group) for group in rest) > 1
+
+
+async def test_prefetch_many_raises_after_the_items_before_the_error() -> None:
+    async def failing() -> AsyncIterator[int]:
+        yield 1
+        raise RuntimeError("boom")
+
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async for group in prefetch_many(failing(), 2):
+            seen.extend(group)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await consume()
+    assert seen == [1]
