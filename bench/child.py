@@ -85,6 +85,19 @@ def _events(metrics: Metrics) -> dict[str, int]:
     return out
 
 
+def _publish_latency(metrics: Metrics) -> dict[str, float]:
+    """Commits (events + their state, acknowledged) and their mean duration."""
+    count = total = 0.0
+    for family in metrics.registry.collect():
+        if family.name == "streamer_publish_latency_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    count += sample.value
+                elif sample.name.endswith("_sum"):
+                    total += sample.value
+    return {"commits": count, "mean_s": total / count if count else 0.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", type=Path, required=True)
@@ -129,6 +142,7 @@ def main() -> None:
         "events": sum(events.values()),
         "events_by_type": events,
         "rss_mb_timeline": timeline,
+        "publish": _publish_latency(metrics),
     }
     args.result.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
 
