@@ -23,6 +23,7 @@ from streamer.kafka.publisher import Publisher
 from streamer.kafka.state import restore_state
 from streamer.kafka.topics import ensure_topics
 from streamer.metrics import Metrics
+from streamer.progress import BackfillProgress
 from streamer.worker import TeamWorker
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,7 @@ class RunOptions:
     replay: bool = False
     backfill: tuple[datetime, datetime] | None = None
     serve_metrics: bool = True
+    progress: BackfillProgress | None = None  # a progress line for --backfill
 
 
 async def run_service(
@@ -86,7 +88,7 @@ async def run_service(
             for worker in workers:
                 if options.backfill:
                     since, until = options.backfill
-                    group.create_task(worker.backfill(stop, since, until))
+                    group.create_task(worker.backfill(stop, since, until, options.progress))
                 else:
                     group.create_task(worker.run(stop, once=options.once, replay=options.replay))
     except BaseExceptionGroup as group_error:

@@ -16,6 +16,7 @@ import click
 from streamer.app import RunOptions, run_service
 from streamer.config import STREAM_NAMES, Settings, load_settings
 from streamer.logs import configure_logging
+from streamer.progress import BackfillProgress
 
 CONFIG_HELP = "TOML configuration file (default: $STREAMER_CONFIG; see config/README.md)."
 
@@ -107,9 +108,14 @@ def run(
     if replay and (once or backfill):
         raise click.UsageError("--replay runs one pass by itself: drop --once/--backfill")
     settings = load(config_path, log_level.upper() if log_level else None)
-    options = RunOptions(once=once, replay=replay, backfill=window)
+    progress = BackfillProgress() if window else None  # draws only on a terminal
+    options = RunOptions(once=once, replay=replay, backfill=window, progress=progress)
     tune_gc()
-    asyncio.run(_run_until_signal(settings, options))
+    try:
+        asyncio.run(_run_until_signal(settings, options))
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def tune_gc() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from streamer.events.states import load_state, pack_state
 from streamer.kafka.publisher import OutRecord, Publisher
 from streamer.kafka.state import StateMap, state_record
 from streamer.metrics import Metrics
+from streamer.progress import BackfillProgress
 from streamer.streams import build_streams
 from streamer.streams.audit import AuditStream, time_windows
 from streamer.streams.base import Batch, Stream, StreamContext
@@ -134,7 +135,13 @@ class TeamWorker:
                     name=f"{self.name}/{stream.name}",
                 )
 
-    async def backfill(self, stop: asyncio.Event, since: datetime, until: datetime) -> CycleStats:
+    async def backfill(
+        self,
+        stop: asyncio.Event,
+        since: datetime,
+        until: datetime,
+        progress: BackfillProgress | None = None,
+    ) -> CycleStats:
         """Replay the audit log for [since, until) in windows fetched concurrently.
 
         Each window keeps its own cursor under the ``backfill`` state namespace, so an
@@ -142,6 +149,9 @@ class TeamWorker:
         """
         windows = time_windows(since, until, parts=max(1, self._settings.http.max_concurrency))
         total = CycleStats()
+        for start, end in windows:
+            if progress is not None:
+                progress.add(self.name, start, end)
 
         async def one(start: datetime, end: datetime) -> None:
             structlog.contextvars.bind_contextvars(
@@ -153,9 +163,19 @@ class TeamWorker:
                 end=end,
                 subject=f"{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}",
             )
-            stats = await self._cycle(stream, self.context("backfill"), stop, namespace="backfill")
+
+            def committed(batch: Batch) -> None:
+                if progress is not None:
+                    newest = max((e.event_time for e in batch.events), default=None)
+                    progress.advanced(self.name, start, events=len(batch.events), newest=newest)
+
+            stats = await self._cycle(
+                stream, self.context("backfill"), stop, namespace="backfill", on_commit=committed
+            )
             total.events += stats.events
             total.records += stats.records
+            if progress is not None and not stop.is_set():
+                progress.finished(self.name, start)
 
         async with asyncio.TaskGroup() as group:
             for start, end in windows:
@@ -232,12 +252,15 @@ class TeamWorker:
         *,
         replay: bool = False,
         namespace: str | None = None,
+        on_commit: Callable[[Batch], None] | None = None,
     ) -> CycleStats:
         stats = CycleStats()
         async for batches in prefetch_many(stream.poll(ctx), PREFETCH):
             # group commit: the pages that piled up while the last commit waited for Kafka
             batch = batches[0] if len(batches) == 1 else _merge(batches)
             await self._commit(namespace or stream.name, ctx, batch, write_state=not replay)
+            if on_commit is not None:
+                on_commit(batch)
             stats.pages += len(batches)
             stats.records += batch.records
             stats.events += len(batch.events)

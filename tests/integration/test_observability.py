@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -27,6 +29,7 @@ from streamer.clock import ManualClock
 from streamer.config import STREAM_NAMES, Settings
 from streamer.health import HealthServer
 from streamer.metrics import Metrics
+from streamer.progress import BackfillProgress
 from streamer.simulator import Faults, SimulatorConfig, SimulatorServer
 from tests.integration.connector_support import event_topics, make_settings, read_topics
 
@@ -234,3 +237,32 @@ async def test_health_ready_after_a_cycle_then_not_ready_when_stale_or_token_lap
         status, body = await svc.get("/readyz")
         assert status == 503
         assert "acme: no valid access token" in orjson.loads(body)["problems"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_backfill_progress_reaches_100_percent_with_the_events_kafka_holds(
+    sim: Any, kafka_bootstrap: str
+) -> None:
+    sim.faults.throttle_rate = sim.faults.error_rate = 0.0
+    settings = make_settings(sim.url, kafka_bootstrap, http={"max_concurrency": 4})
+    until = sim.world.now - timedelta(hours=1)
+    since = until - timedelta(days=5)
+    out = Terminal()
+    progress = BackfillProgress(out)
+    options = RunOptions(backfill=(since, until), progress=progress)
+    clock = ManualClock(start=sim.world.now)
+    await asyncio.wait_for(run_service(settings, options, asyncio.Event(), clock=clock), DEADLINE)
+    progress.close()
+    read, _ = await read_topics(kafka_bootstrap, [settings.kafka.topics.audit])
+
+    assert len(read.events) > 0
+    assert progress.fraction == 1.0
+    assert progress.events == len(read.events)
+    redraws = out.getvalue().rstrip("\n").split("\r")[1:]
+    assert len(redraws) >= 2
+    assert redraws[-1].startswith("backfill [" + "#" * 30 + "] 100.0%")
+    assert f" {len(read.events)} events " in redraws[-1]
