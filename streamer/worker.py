@@ -258,7 +258,9 @@ class TeamWorker:
         async for batches in prefetch_many(stream.poll(ctx), PREFETCH):
             # group commit: the pages that piled up while the last commit waited for Kafka
             batch = batches[0] if len(batches) == 1 else _merge(batches)
-            await self._commit(namespace or stream.name, ctx, batch, write_state=not replay)
+            await self._commit(
+                namespace or stream.name, ctx, batch, write_state=not replay, pages=len(batches)
+            )
             if on_commit is not None:
                 on_commit(batch)
             stats.pages += len(batches)
@@ -272,7 +274,13 @@ class TeamWorker:
         return stats
 
     async def _commit(
-        self, namespace: str, ctx: StreamContext, batch: Batch, *, write_state: bool
+        self,
+        namespace: str,
+        ctx: StreamContext,
+        batch: Batch,
+        *,
+        write_state: bool,
+        pages: int = 1,
     ) -> None:
         kafka = self._settings.kafka
         records = [
@@ -305,7 +313,7 @@ class TeamWorker:
                     # one str per member id, shared by the streams' state maps (100k members)
                     ctx.state[sys.intern(subject)] = value
             self._metrics.checkpointed(self.name, namespace, self._clock.now().timestamp())
-        self._metrics.pages.labels(self.name, namespace).inc()
+        self._metrics.pages.labels(self.name, namespace).inc(pages)  # a group commit has several
         self._metrics.records.labels(self.name, namespace).inc(batch.records)
         by_type: dict[str, int] = {}
         for event in batch.events:
@@ -313,7 +321,8 @@ class TeamWorker:
         for event_type, count in by_type.items():
             self._metrics.events.labels(self.name, event_type).inc(count)
         log.debug(
-            "page_committed",
+            "committed",
+            pages=pages,
             records=batch.records,
             events=len(records),
             state=len(state),

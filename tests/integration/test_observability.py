@@ -194,6 +194,14 @@ async def test_metrics_match_the_simulators_counters_and_what_kafka_holds(
     records = by("stream", select(samples, "streamer_records_total", team="acme"))
     assert records["members"] == len(sim.world.truth()["members"])
 
+    # pages: one per API page the members listing returned, plus the closing batch
+    pages_by_stream = by("stream", select(samples, "streamer_pages_total", team="acme"))
+    listed = sum(
+        served.get(route, {}).get("200", 0)
+        for route in ("team/members/list_v2", "team/members/list/continue_v2")
+    )
+    assert pages_by_stream["members"] == listed + 1
+
     # publish latency: one observation per committed batch that carried records
     pages = sum(select(samples, "streamer_pages_total", team="acme").values())
     latency_count = samples[("streamer_publish_latency_seconds_count", frozenset())]
