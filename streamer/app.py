@@ -95,6 +95,8 @@ async def run_service(
         # TaskGroup wraps failures; surface the one an operator can act on.
         raise _first_cause(group_error) from None
     finally:
+        if options.progress is not None:
+            options.progress.close()  # end its line before the closing log lines
         if health is not None:
             await health.stop()
         with contextlib.suppress(Exception):

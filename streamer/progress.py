@@ -35,6 +35,7 @@ class BackfillProgress:
         self._windows: dict[tuple[str, datetime], tuple[datetime, datetime]] = {}
         self._done: dict[tuple[str, datetime], float] = {}  # seconds of the window covered
         self.events = 0
+        self._closed = False
 
     def add(self, team: str, start: datetime, end: datetime) -> None:
         self._windows[(team, start)] = (start, end)
@@ -66,13 +67,15 @@ class BackfillProgress:
         return f"backfill [{bar}] {fraction:6.1%}  {self.events} events  {elapsed:.0f} s"
 
     def close(self) -> None:
-        if self.enabled and self._windows:
+        """Draw the last state and end the line (once; later calls do nothing)."""
+        if self.enabled and self._windows and not self._closed:
             self._draw(force=True)
             self._out.write("\n")
             self._out.flush()
+        self._closed = True
 
     def _draw(self, *, force: bool = False) -> None:
-        if not self.enabled:
+        if not self.enabled or self._closed:
             return
         now = self._clock()
         recently = self._drawn_at is not None and now - self._drawn_at < 1 / MAX_REDRAWS_PER_SECOND

@@ -111,11 +111,7 @@ def run(
     progress = BackfillProgress() if window else None  # draws only on a terminal
     options = RunOptions(once=once, replay=replay, backfill=window, progress=progress)
     tune_gc()
-    try:
-        asyncio.run(_run_until_signal(settings, options))
-    finally:
-        if progress is not None:
-            progress.close()
+    asyncio.run(_run_until_signal(settings, options))
 
 
 def tune_gc() -> None:

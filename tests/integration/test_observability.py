@@ -264,8 +264,8 @@ async def test_backfill_progress_reaches_100_percent_with_the_events_kafka_holds
     options = RunOptions(backfill=(since, until), progress=progress)
     clock = ManualClock(start=sim.world.now)
     await asyncio.wait_for(run_service(settings, options, asyncio.Event(), clock=clock), DEADLINE)
-    progress.close()
     read, _ = await read_topics(kafka_bootstrap, [settings.kafka.topics.audit])
+    assert out.getvalue().endswith("\n"), "the service ends the line before it logs 'stopped'"
 
     assert len(read.events) > 0
     assert progress.fraction == 1.0

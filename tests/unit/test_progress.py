@@ -46,7 +46,10 @@ def test_on_a_terminal_the_line_redraws_at_most_ten_times_a_second_and_ends_with
         progress.advanced("acme", T0, events=1, newest=T0 + DAY * i / 10)
         ticks.now += 0.02  # 50 pages a second
     progress.close()
+    progress.close()  # once only
+    progress.advanced("acme", T0, events=1, newest=None)  # nothing drawn after close
     text = out.getvalue()
+    assert text.count("\n") == 1
     assert text.count("\r") == 3  # first page, one after 0.1 s, and the final redraw
     assert text.endswith("\n")
     assert text.rstrip("\n").split("\r")[-1].startswith("backfill [" + "#" * 30 + "] 100.0%")
