@@ -102,6 +102,10 @@ class InventoryStream(Generic[R]):
         baseline = ctx.baseline()
         slot = ctx.snapshot_slot()
         progress = [s for s in ctx.state if s.startswith(PROGRESS)]
+        if baseline and ctx.settings.events.snapshot_interval <= 0 and progress:
+            # no scheduled slots: the baseline's slot is the time it began, and a baseline
+            # restarted after a crash keeps the one its committed pages were snapshotted in
+            slot = (ctx.stored(progress[0]) or {}).get("slot", slot)
         done = _snapshotted(ctx, progress, slot)
         seen: set[str] = set()
         pages = prefetch(spec.pages(ctx.client), spec.pages_ahead, after=ctx.ready)

@@ -59,11 +59,12 @@ def context(
     *,
     reset_at: int | None = None,
     first_poll: str = "snapshot",
+    snapshot_interval: float = 86400,
 ) -> StreamContext:
     settings = Settings.model_validate(
         {
             "teams": {"acme": {"app_key": "k", "app_secret": "s", "refresh_token": "r"}},
-            "events": {"first_poll": first_poll},
+            "events": {"first_poll": first_poll, "snapshot_interval": snapshot_interval},
         }
     )
     return StreamContext(
@@ -170,3 +171,18 @@ async def test_a_cursor_reset_mid_listing_repeats_nothing_even_before_commits(
 
     assert sorted(ids) == sorted(whole)
     assert len(ids) == len(set(ids))
+
+
+async def test_a_baseline_restarted_without_scheduled_snapshots_keeps_its_slot(
+    world: World,
+) -> None:
+    # snapshot_interval = 0: no scheduled snapshots, but the quiet first poll is one, its slot
+    # the time it began; a restart a minute later must not snapshot the committed pages again
+    clock = ManualClock(start=world.now)
+    state: dict[str, Any] = {}
+    first = await poll(context(world, state, clock, snapshot_interval=0), pages=2)
+    clock.advance(60)
+    second = await poll(context(world, restored(state), clock, snapshot_interval=0))
+
+    assert len(first) + len(second) == len(world.member_order())
+    assert len(set(first + second)) == len(world.member_order())
