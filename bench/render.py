@@ -114,7 +114,8 @@ def targets(rows: list[Row]) -> list[tuple[str, str, str]]:
         if row["kind"] == "idle":
             out.append(
                 (
-                    f"idle poll of an unchanged team, {row['case']['size']}",
+                    f"idle poll of an unchanged team emits only what is configured "
+                    f"(nothing), {row['case']['size']}; its CPU: see the notes",
                     f"{row['sync_cpu']:.2f} CPU s, {row['events']} events, "
                     f"{row['requests']} requests",
                     _mark(row["events"] == 0),
