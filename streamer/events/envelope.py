@@ -297,10 +297,27 @@ class Event:
             "observed_time": self.observed_time,
             "team": self.team,
         }
-        for name in _OPTIONAL:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        # unrolled (the order of _OPTIONAL): tens of thousands of events per second
+        if self.user is not None:
+            out["user"] = self.user
+        if self.network is not None:
+            out["network"] = self.network
+        if self.device is not None:
+            out["device"] = self.device
+        if self.app is not None:
+            out["app"] = self.app
+        if self.member is not None:
+            out["member"] = self.member
+        if self.changes is not None:
+            out["changes"] = self.changes
+        if self.activity is not None:
+            out["activity"] = self.activity
+        if self.audit is not None:
+            out["audit"] = self.audit
+        if self.settings is not None:
+            out["settings"] = self.settings
+        if self.raw is not None:
+            out["raw"] = self.raw
         return out
 
     def to_json(self) -> bytes:
