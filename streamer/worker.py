@@ -197,11 +197,13 @@ class TeamWorker:
         ctx = self.context(stream.name, replay=replay)
         if after is not None:
             # the stream fetches its first pages meanwhile (streams.base.PAGES_AHEAD)
-            ctx.ready = lambda: _first(after.wait(), stop.wait())
+            ctx.ready = lambda: _ready(after, stop)
         while not stop.is_set():
             started = self._clock.monotonic()
             try:
                 stats = await self._cycle(stream, ctx, stop, replay=replay)
+            except _StoppedWaiting:
+                return  # stopped before the stream it waits for was done: nothing to commit
             except MissingScopeError as exc:
                 if stream.name != "audit":
                     raise
@@ -346,6 +348,16 @@ def _describe_rejected(rejected: Any) -> str:
     if reason is None and isinstance(rejected, dict):
         reason = rejected.get("reason")
     return str(reason or rejected)[:500]
+
+
+class _StoppedWaiting(Exception):
+    """``stop`` was set while a stream waited for another one (``StreamContext.ready``)."""
+
+
+async def _ready(after: asyncio.Event, stop: asyncio.Event) -> None:
+    await _first(after.wait(), stop.wait())
+    if not after.is_set():
+        raise _StoppedWaiting
 
 
 async def _first(*aws: Any) -> None:
