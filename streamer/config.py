@@ -208,6 +208,7 @@ class HttpSettings(_Strict):
     timeout: PositiveFloat = 30.0
     """Seconds for one API request (connect + response)."""
     max_attempts: int = Field(default=8, ge=1)
+    """Tries per request, the first included (429s and 5xx alike), before the cycle fails."""
     retry_budget: PositiveFloat = 900.0
     """Seconds one request may spend retrying (5xx, resets, 429 waits) before giving up."""
     max_concurrency: int = Field(default=8, ge=1)
