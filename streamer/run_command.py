@@ -205,9 +205,14 @@ def _brief(message: Any) -> str:
         event = orjson.loads(message.value or b"{}")
     except orjson.JSONDecodeError:
         return f"{message.topic}: (not JSON, {len(message.value or b'')} bytes)"
+    label = ""
+    if "class_uid" in event:  # an OCSF record keeps the native envelope under `unmapped`
+        label = f" [ocsf {event.get('class_name', event['class_uid'])}]"
+        event = event.get("unmapped") or {}
     user = (event.get("user") or {}).get("email") or (event.get("user") or {}).get(
         "team_member_id", ""
     )
     network = event.get("network") or {}
     where = " ".join(str(v) for v in (network.get("ip_address"), network.get("country")) if v)
-    return f"{event.get('event_time', '')}  {event.get('event_type', ''):<26} {user}  {where}"
+    kind = f"{event.get('event_type', '')}{label}"
+    return f"{event.get('event_time', '')}  {kind:<26} {user}  {where}"

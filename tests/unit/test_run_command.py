@@ -3,7 +3,11 @@ from datetime import UTC, datetime
 import click
 import pytest
 
-from streamer.run_command import parse_when
+from streamer.events.envelope import Event
+from streamer.events.normalize import session_snapshots
+from streamer.events.ocsf import ocsf_json
+from streamer.kafka.tail import Received
+from streamer.run_command import _brief, parse_when
 
 NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
 
@@ -27,3 +31,26 @@ def test_parse_when(text: str, expected: datetime) -> None:
 def test_parse_when_rejects_with_an_example(text: str) -> None:
     with pytest.raises(click.BadParameter, match="2026-01-31T12:00:00Z or 7d"):
         parse_when(text, now=NOW)
+
+
+def _sample_event() -> Event:
+    from tests.unit.events.event_support import ctx, devices_record, one_devices, web_session
+
+    devices = one_devices(devices_record(web=[web_session()]))
+    return session_snapshots(devices, None, ctx(), slot=1)[0]
+
+
+def test_brief_line_of_a_native_event() -> None:
+    event = _sample_event()
+    line = _brief(Received("t", 0, 0, b"k", event.to_json(), {}))
+    assert "session.snapshot" in line
+    assert event.user is not None
+    assert event.user["team_member_id"] in line
+
+
+def test_brief_line_of_an_ocsf_record_names_its_class() -> None:
+    event = _sample_event()
+    line = _brief(Received("t", 0, 0, b"k", ocsf_json(event), {}))
+    assert "session.snapshot [ocsf Device Inventory Info]" in line
+    assert event.user is not None
+    assert event.user["team_member_id"] in line
