@@ -10,6 +10,32 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+@contextlib.asynccontextmanager
+async def _pumped(source: AsyncIterator[T], size: int) -> AsyncIterator[asyncio.Queue[Any]]:
+    """Run ``source`` in a task that feeds a queue of at most ``size`` items, each tagged
+    ``("item", x)``, then ``("done", None)`` or ``("error", exc)``; stop and close it on exit."""
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(size)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                await queue.put(("item", item))
+            await queue.put(("done", None))
+        except Exception as exc:
+            await queue.put(("error", exc))
+
+    task = asyncio.create_task(pump())
+    try:
+        yield queue
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def prefetch(
     source: AsyncIterator[T],
     size: int,
@@ -22,18 +48,7 @@ async def prefetch(
     letting fetching run away when Kafka is slow (the queue is bounded). With ``after``,
     fetching starts at once but the first item is handed out only once ``after()`` is done.
     """
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(size)
-
-    async def pump() -> None:
-        try:
-            async for item in source:
-                await queue.put(("item", item))
-            await queue.put(("done", None))
-        except Exception as exc:
-            await queue.put(("error", exc))
-
-    task = asyncio.create_task(pump())
-    try:
+    async with _pumped(source, size) as queue:
         if after is not None:
             await after()
         while True:
@@ -43,13 +58,6 @@ async def prefetch(
             if kind == "error":
                 raise value
             yield value
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 async def prefetch_many(source: AsyncIterator[T], size: int) -> AsyncIterator[list[T]]:
@@ -59,18 +67,7 @@ async def prefetch_many(source: AsyncIterator[T], size: int) -> AsyncIterator[li
     up to ``size`` items pile up, and the next step takes them all at once. An error of the
     source is raised after the items that came before it have been handed out.
     """
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(size)
-
-    async def pump() -> None:
-        try:
-            async for item in source:
-                await queue.put(("item", item))
-            await queue.put(("done", None))
-        except Exception as exc:
-            await queue.put(("error", exc))
-
-    task = asyncio.create_task(pump())
-    try:
+    async with _pumped(source, size) as queue:
         while True:
             kind, value = await queue.get()
             items: list[T] = []
@@ -85,10 +82,3 @@ async def prefetch_many(source: AsyncIterator[T], size: int) -> AsyncIterator[li
                 raise value
             if kind == "done":
                 return
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        aclose = getattr(source, "aclose", None)
-        if aclose is not None:
-            await aclose()
