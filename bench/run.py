@@ -552,6 +552,7 @@ def main() -> None:
     args.sdk_cases = sdk_cases
 
     command = "python bench/run.py " + " ".join(sys.argv[1:])
+    commit = git_describe()  # before the run rewrites its own report files
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="streamer-bench-"))
     try:
@@ -575,7 +576,7 @@ def main() -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}",
             "rate_limit": args.rate_limit,
-            "git": git_describe(),
+            "git": commit,
         },
     )
     log(f"report: {args.out}.md / .json ({time.time() - started:.0f} s)")
