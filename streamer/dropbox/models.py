@@ -83,9 +83,19 @@ class Record(BaseModel):
         serialize_by_alias=True,
     )
 
+    __slots__ = ("_wire",)
+    # The dict this record was validated from, set by the page parsers (``received``). A plain
+    # slot, not a pydantic private attribute: those cost a Python call per instance.
+
     def wire(self) -> dict[str, Any]:
         """The record as it came over the wire (unknown fields included, datetimes as objects)."""
         return self.model_dump(exclude_unset=True)
+
+    def received(self) -> dict[str, Any]:
+        """The dict this record was validated from, exactly as Dropbox sent it, when a page
+        parser kept it (``parse_*``); else ``wire()``."""
+        raw: dict[str, Any] | None = getattr(self, "_wire", None)
+        return self.wire() if raw is None else raw
 
 
 class Tagged(Record):
@@ -306,31 +316,54 @@ def _reason(exc: ValidationError, limit: int = 3) -> str:
 class _PageParser(Generic[M]):
     """Validates a page in one call; falls back to record-by-record only when that fails."""
 
-    def __init__(self, model: type[M], kind: str) -> None:
+    def __init__(self, model: type[M], kind: str, nested: tuple[str, ...] = ()) -> None:
         self.model = model
         self.kind = kind
+        self.nested = nested
+        """Fields holding lists of records that events carry as ``raw`` on their own."""
         self._page: TypeAdapter[list[M]] = TypeAdapter(list[model])  # type: ignore[valid-type]
 
     def __call__(self, records: list[dict[str, Any]]) -> ParseResult[M]:
         try:
-            return ParseResult(self._page.validate_python(records), [])
+            ok = self._page.validate_python(records)
         except ValidationError:
             pass
-        ok: list[M] = []
+        else:
+            for record, raw in zip(ok, records, strict=True):
+                self._keep(record, raw)
+            return ParseResult(ok, [])
+        ok = []
         rejected: list[RejectedRecord] = []
         for raw in records if isinstance(records, list) else [records]:
             try:
-                ok.append(self.model.model_validate(raw))
+                record = self.model.model_validate(raw)
             except ValidationError as exc:
                 rejected.append(RejectedRecord(raw, _reason(exc), self.kind, _subject(raw)))
+            else:
+                self._keep(record, raw)
+                ok.append(record)
         return ParseResult(ok, rejected)
+
+    def _keep(self, record: Record, raw: Any) -> None:
+        """Remember the dicts ``record`` (and its nested records) came from, for ``wire()``."""
+        if type(raw) is not dict:
+            return
+        object.__setattr__(record, "_wire", raw)
+        for name in self.nested:
+            items = getattr(record, name)
+            if items:
+                for item, item_raw in zip(items, raw[name], strict=True):
+                    if type(item_raw) is dict:
+                        object.__setattr__(item, "_wire", item_raw)
 
 
 parse_members = _PageParser(TeamMemberInfoV2, "member")
 """``members`` of ``team/members/list_v2`` (and ``continue_v2``) → ``(ok, rejected)``."""
-parse_member_devices = _PageParser(MemberDevices, "member_devices")
+parse_member_devices = _PageParser(
+    MemberDevices, "member_devices", ("web_sessions", "desktop_clients", "mobile_clients")
+)
 """``devices`` of ``team/devices/list_members_devices`` → ``(ok, rejected)``."""
-parse_linked_apps = _PageParser(MemberLinkedApps, "member_linked_apps")
+parse_linked_apps = _PageParser(MemberLinkedApps, "member_linked_apps", ("linked_api_apps",))
 """``apps`` of ``team/linked_apps/list_members_linked_apps`` → ``(ok, rejected)``."""
 parse_events = _PageParser(TeamEvent, "team_event")
 """``events`` of ``team_log/get_events`` (and ``continue``) → ``(ok, rejected)``."""

@@ -79,8 +79,8 @@ def raw_of(record: Any, ctx: EventContext) -> dict[str, Any] | None:
         return None
     if isinstance(record, dict):
         return record
-    wire: dict[str, Any] = record.wire()
-    return wire
+    received: dict[str, Any] = record.received()
+    return received
 
 
 # --- members -------------------------------------------------------------------------------

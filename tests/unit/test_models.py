@@ -34,6 +34,7 @@ from streamer.dropbox.models import (
     MemberStatus,
     RejectedRecord,
     Tagged,
+    TeamMemberInfoV2,
     TeamMemberProfile,
     parse_events,
     parse_features,
@@ -134,6 +135,29 @@ def test_unknown_fields_are_kept_at_every_level_and_dumped_back() -> None:
     assert wire["profile"]["new_field"] == {"nested": [1, 2]}
     assert wire["profile"]["name"]["phonetic_name"] == "Furantsu"
     assert wire["profile"]["joined_on"] == datetime(2015, 5, 12, 15, 50, 38, tzinfo=UTC)
+
+
+def test_parsed_records_keep_the_dicts_they_came_from_as_received() -> None:
+    member = member_record(status="active", new_field=1)  # a bare-string tag stays as sent
+    web, mobile = web_session(), mobile_client(client_type="iphone")
+    app = api_app()
+    (info,), _ = parse_members([member])
+    (devices,), _ = parse_member_devices([devices_record(web=[web], mobile=[mobile])])
+    (apps,), _ = parse_linked_apps([apps_record(apps=[app])])
+    assert info.received() is member
+    assert info.received()["profile"]["status"] == "active"
+    assert devices.web_sessions is not None
+    assert devices.mobile_clients is not None
+    assert devices.web_sessions[0].received() is web
+    assert devices.mobile_clients[0].received() is mobile
+    assert apps.linked_api_apps[0].received() is app
+    # the record-by-record fallback (a page with a bad record) keeps them too
+    (info,), rejected = parse_members([member, {"profile": {}}])
+    assert len(rejected) == 1
+    assert info.received() is member
+    # a model built otherwise has no received dict: its dump stands in
+    built = TeamMemberInfoV2.model_validate(member)
+    assert built.received() == built.wire()
 
 
 def test_wire_leaves_out_optional_fields_that_were_absent() -> None:
