@@ -285,13 +285,11 @@ class TeamWorker:
         pages: int = 1,
     ) -> None:
         kafka = self._settings.kafka
+        for_stream, encode = kafka.topics.for_stream, self._encode
         records = [
-            OutRecord(
-                kafka.topics.for_stream(event.topic_stream),
-                event.key(),
-                *self._encode[event.topic_stream](event),
-            )
+            OutRecord(for_stream(stream), event.key(), *encode[stream](event))
             for event in batch.events
+            for stream in (event.topic_stream,)
         ]
         state: Sequence[OutRecord] = []
         packed: dict[str, bytes | None] = {}

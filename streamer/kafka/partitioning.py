@@ -40,6 +40,17 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+_HASHES: dict[bytes, int] = {}
+_HASHES_MAX = 1 << 15
+"""Positive murmur2 of recent keys: a member's key recurs in the members, sessions, apps and
+audit topics. Emptied when full, so bounded (~5 MB) whatever the team size."""
+
+
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition (0-based) of ``key`` among ``partitions``: positive murmur2 modulo count."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    h = _HASHES.get(key)
+    if h is None:
+        if len(_HASHES) >= _HASHES_MAX:
+            _HASHES.clear()
+        h = _HASHES[key] = murmur2(key) & 0x7FFFFFFF
+    return h % partitions

@@ -24,3 +24,14 @@ def test_partition_is_what_aiokafkas_default_partitioner_picks() -> None:
         for count in (1, 3, 6, 12):
             every = list(range(count))
             assert partition_for(key, count) == partitioner(key, every, every)
+
+
+def test_the_hash_cache_stays_bounded_and_answers_as_before() -> None:
+    from streamer.kafka import partitioning
+
+    keys = [f"dbmid:{i}".encode() for i in range(partitioning._HASHES_MAX + 10)]
+    for key in keys:
+        assert partition_for(key, 7) == (murmur2(key) & 0x7FFFFFFF) % 7
+    assert len(partitioning._HASHES) <= partitioning._HASHES_MAX
+    for key in keys[:100]:  # evicted or not, the same answer again, for another count too
+        assert partition_for(key, 12) == (murmur2(key) & 0x7FFFFFFF) % 12
