@@ -34,6 +34,7 @@ from streamer.config import STREAM_NAMES, Settings
 from streamer.events.envelope import TOPIC_STREAMS
 from streamer.kafka.connection import partitions_of, stop_consumer
 from streamer.metrics import Metrics
+from tests.integration.connector_support import base_config, merge
 
 Fact = tuple[str, str]
 
@@ -62,42 +63,18 @@ def worker_config(
 ) -> dict[str, Any]:
     """A complete configuration for one team on the simulator; ``sections`` merge into it."""
     prefix = prefix or f"f{uuid.uuid4().hex[:10]}"
-    raw: dict[str, Any] = {
-        "teams": {
-            "acme": {
-                "app_key": "sim-app-key",
-                "app_secret": "sim-app-secret",
-                "refresh_token": "sim-refresh-token",
-                "api_url": sim_url,
-                "token_url": f"{sim_url}/oauth2/token",
-            }
+    raw = merge(
+        base_config(sim_url, bootstrap, prefix),
+        {
+            "kafka": {"transactional_id": f"{prefix}-tx", "request_timeout": 10},
+            "http": {"timeout": 10},
+            # the first poll reports everything found (joined, started, linked): more to lose
+            "events": {"snapshot_interval": NO_NEW_SLOT, "first_poll": "changes"},
+            "streams": {"audit": {"lookback": LOOKBACK_DAYS * 86400}},
+            "log": {"format": "json", "level": "INFO"},
         },
-        "kafka": {
-            "bootstrap_servers": bootstrap,
-            "partitions": 3,
-            "topics": {s: f"{prefix}.{s}" for s in (*STREAM_NAMES, "state")},
-            "transactional_id": f"{prefix}-tx",
-            "outage_limit": 60,
-            "request_timeout": 10,
-        },
-        "http": {"max_attempts": 20, "retry_budget": 120, "timeout": 10},
-        # the first poll reports everything found (joined, started, linked): more to lose
-        "events": {"snapshot_interval": NO_NEW_SLOT, "first_poll": "changes"},
-        "streams": {"audit": {"lookback": LOOKBACK_DAYS * 86400}},
-        "metrics": {"enabled": False},
-        "log": {"format": "json", "level": "INFO"},
-    }
+    )
     return merge(raw, sections)
-
-
-def merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def toml(data: Mapping[str, Any]) -> str:

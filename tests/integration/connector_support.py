@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +20,9 @@ from streamer.kafka.connection import partitions_of, stop_consumer
 from streamer.metrics import Metrics
 
 
-def make_settings(
-    sim_url: str, bootstrap: str, *, prefix: str | None = None, **sections: dict[str, Any]
-) -> Settings:
-    prefix = prefix or f"t{uuid.uuid4().hex[:10]}"
-    raw: dict[str, Any] = {
+def base_config(sim_url: str, bootstrap: str, prefix: str) -> dict[str, Any]:
+    """One team on the simulator, topics named ``<prefix>.<stream>``, test-sized limits."""
+    return {
         "teams": {
             "acme": {
                 "app_key": "sim-app-key",
@@ -44,15 +43,24 @@ def make_settings(
         "streams": {"audit": {"lookback": 2 * 86400}},
         "metrics": {"enabled": False},
     }
-    for name, values in sections.items():
-        merged = dict(raw.get(name, {}))
-        for key, value in values.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-        raw[name] = merged
-    return Settings.model_validate(raw)
+
+
+def merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``patch`` laid over it, tables merged key by key."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def make_settings(
+    sim_url: str, bootstrap: str, *, prefix: str | None = None, **sections: dict[str, Any]
+) -> Settings:
+    prefix = prefix or f"t{uuid.uuid4().hex[:10]}"
+    return Settings.model_validate(merge(base_config(sim_url, bootstrap, prefix), sections))
 
 
 async def run_once(
