@@ -42,6 +42,7 @@ from streamer.progress import BackfillProgress
 from streamer.streams import build_streams
 from streamer.streams.audit import AuditStream, time_windows
 from streamer.streams.base import Batch, Stream, StreamContext
+from streamer.streams.gate import MemberGate, StoppedWaiting
 
 log = structlog.get_logger(__name__)
 
@@ -121,16 +122,19 @@ class TeamWorker:
 
     async def run(self, stop: asyncio.Event, *, once: bool = False, replay: bool = False) -> None:
         streams = build_streams(self._settings)
-        members_ready = asyncio.Event()
-        if "members" not in {s.name for s in streams}:
-            members_ready.set()
+        names = {s.name for s in streams}
+        # sessions and apps follow the members stream's first listing member by member
+        gate = MemberGate(self.peers("members"), stop) if "members" in names else None
         async with asyncio.TaskGroup() as group:
             for stream in streams:
-                waits_for = members_ready if stream.name in ("sessions", "apps") else None
-                done = members_ready if stream.name == "members" else None
                 group.create_task(
                     self._run_stream(
-                        stream, stop, once=once, replay=replay, after=waits_for, done=done
+                        stream,
+                        stop,
+                        once=once,
+                        replay=replay,
+                        gate=gate if stream.name in ("sessions", "apps") else None,
+                        feeds=gate if stream.name == "members" else None,
                     ),
                     name=f"{self.name}/{stream.name}",
                 )
@@ -189,20 +193,26 @@ class TeamWorker:
         *,
         once: bool,
         replay: bool,
-        after: asyncio.Event | None,
-        done: asyncio.Event | None,
+        gate: MemberGate | None,
+        feeds: MemberGate | None,
     ) -> None:
         structlog.contextvars.bind_contextvars(team=self.name, stream=stream.name)
         interval = self._settings.streams.get(stream.name).poll_interval
         ctx = self.context(stream.name, replay=replay)
-        if after is not None:
-            # the stream fetches its first pages meanwhile (streams.base.PAGES_AHEAD)
-            ctx.ready = lambda: _ready(after, stop)
+        on_commit = (lambda _batch: feeds.advanced()) if feeds is not None else None
+        if gate is not None and not gate.complete:
+            ctx.members_gate = gate  # first cycle only: the members' state is whole after it
         while not stop.is_set():
             started = self._clock.monotonic()
             try:
-                stats = await self._cycle(stream, ctx, stop, replay=replay)
-            except _StoppedWaiting:
+                stats = await self._cycle(
+                    stream,
+                    ctx,
+                    stop,
+                    replay=replay,
+                    on_commit=on_commit,
+                )
+            except StoppedWaiting:
                 return  # stopped before the stream it waits for was done: nothing to commit
             except MissingScopeError as exc:
                 if stream.name != "audit":
@@ -237,8 +247,9 @@ class TeamWorker:
                     by_type=stats.by_type,
                 )
             finally:
-                if done is not None:
-                    done.set()
+                ctx.members_gate = None
+                if feeds is not None:
+                    feeds.finish()
             if once or replay:
                 return
             remaining = interval - (self._clock.monotonic() - started)
@@ -346,22 +357,3 @@ def _describe_rejected(rejected: Any) -> str:
     if reason is None and isinstance(rejected, dict):
         reason = rejected.get("reason")
     return str(reason or rejected)[:500]
-
-
-class _StoppedWaiting(Exception):
-    """``stop`` was set while a stream waited for another one (``StreamContext.ready``)."""
-
-
-async def _ready(after: asyncio.Event, stop: asyncio.Event) -> None:
-    await _first(after.wait(), stop.wait())
-    if not after.is_set():
-        raise _StoppedWaiting
-
-
-async def _first(*aws: Any) -> None:
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()

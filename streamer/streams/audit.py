@@ -53,7 +53,7 @@ class AuditStream:
         pages = audit_pages(
             ctx.client, start=start, end=self.end, cursor=cursor, category=self.category
         )
-        async for page in prefetch(pages, BIG_PAGES_AHEAD, after=ctx.ready):
+        async for page in prefetch(pages, BIG_PAGES_AHEAD):
             ectx = ctx.event_context()
             batch = Batch(records=len(page.records))
             for i, record in enumerate(page.records):

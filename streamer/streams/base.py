@@ -7,7 +7,7 @@ and only then folds the state into ``StreamContext.state``. A stream never write
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,11 +17,13 @@ from streamer.config import Settings
 from streamer.dropbox.client import DropboxClient
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.events.states import load_state
+from streamer.streams.gate import MemberGate
 
 META = "~meta"  # subject holding per-stream bookkeeping (snapshot slot, cursors)
 PAGES_AHEAD = 4
 """API pages a stream fetches ahead of the one it is turning into events: the next request
-is in flight while a page is processed, and a stream waiting for ``ready`` gets a head start.
+is in flight while a page is processed, and a stream waiting at its ``members_gate`` gets a
+head start.
 Bounded memory: a device or app page is ~100 members; streams of 1000-record pages (members,
 audit) keep ``BIG_PAGES_AHEAD``."""
 BIG_PAGES_AHEAD = 2
@@ -56,9 +58,9 @@ class StreamContext:
     """The state map of another stream of the same team."""
     replay: bool = False
     """Emit snapshots of everything, diff nothing, write no state (``--replay``)."""
-    ready: Callable[[], Awaitable[object]] | None = None
-    """Await before processing the first record: what this stream reads of other streams
-    (e.g. the members directory) is complete then. Fetching may start before."""
+    members_gate: MemberGate | None = None
+    """Set while the members stream's first listing runs beside this stream: wait at it
+    before reading a member's directory entry (``streams.gate``). Fetching starts at once."""
 
     def event_context(self, observed_at: datetime | None = None) -> EventContext:
         return EventContext(

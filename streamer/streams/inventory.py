@@ -108,7 +108,8 @@ class InventoryStream(Generic[R]):
             slot = (ctx.stored(progress[0]) or {}).get("slot", slot)
         done = _snapshotted(ctx, progress, slot)
         seen: set[str] = set()
-        pages = prefetch(spec.pages(ctx.client), spec.pages_ahead, after=ctx.ready)
+        gate = ctx.members_gate
+        pages = prefetch(spec.pages(ctx.client), spec.pages_ahead)
         async for page in pages:
             ectx = ctx.event_context()
             records, rejected = spec.parse(page.records)
@@ -125,6 +126,8 @@ class InventoryStream(Generic[R]):
                     # not be committed yet, so a second diff would repeat its events)
                     continue
                 seen.add(subject)
+                if gate is not None and not gate.is_open(subject):
+                    await gate.wait(subject)  # its directory entry is not committed yet
                 user = ctx.directory(subject)
                 due = slot if subject not in done else None  # this subject's snapshot
                 if due is not None:
@@ -149,6 +152,8 @@ class InventoryStream(Generic[R]):
             yield batch
         if ctx.replay:
             return
+        if gate is not None:
+            await gate.wait_complete()  # "not listed" is judged against every member
         ectx = ctx.event_context()
         final = Batch()
         for subject in [s for s in list(ctx.state) if not _bookkeeping(s) and s not in seen]:
