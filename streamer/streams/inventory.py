@@ -67,10 +67,13 @@ PROGRESS = "~snapshot:"  # + the first subject of a page whose snapshots are com
 Diff = Callable[[Any | None, R | None, UserRef | None, EventContext, bool], tuple[list[Event], Any]]
 """(previous state, record or None, user, context, quiet) -> (events, new state); ``quiet``:
 build no events, only the state (the baseline poll would drop them)."""
-Snapshot = Callable[[R, StreamContext, EventContext, int], list[Event]]
+Snapshot = Callable[[R, UserRef | None, EventContext, int], list[Event]]
+"""(record, its member's directory entry, context, slot) -> snapshot events."""
 
-
-Summary = Callable[[str, Any | None, StreamContext, EventContext, int], Event | None]
+Summary = Callable[
+    [str, Any | None, UserRef | None, StreamContext, EventContext, int], Event | None
+]
+"""(member id, its fresh state of this stream, directory entry, ...) -> summary event."""
 
 
 TAIL_BATCH = 1000
@@ -90,6 +93,8 @@ class InventorySpec(Generic[R]):
     this listing did not show get one too, from an empty state."""
     pages_ahead: int = PAGES_AHEAD
     """Pages fetched ahead (members pages hold 1000 records, device/app pages ~100 members)."""
+    directory: bool = True
+    """Whether the events need the member's directory entry (members: they are the directory)."""
 
 
 class InventoryStream(Generic[R]):
@@ -126,12 +131,14 @@ class InventoryStream(Generic[R]):
                     # not be committed yet, so a second diff would repeat its events)
                     continue
                 seen.add(subject)
-                if gate is not None and not gate.is_open(subject):
-                    await gate.wait(subject)  # its directory entry is not committed yet
-                user = ctx.directory(subject)
+                user = None
+                if spec.directory:
+                    if gate is not None and not gate.is_open(subject):
+                        await gate.wait(subject)  # its directory entry is not committed yet
+                    user = ctx.directory(subject)  # once: snapshot, diff and summary share it
                 due = slot if subject not in done else None  # this subject's snapshot
                 if due is not None:
-                    batch.events.extend(spec.snapshot(record, ctx, ectx, due))
+                    batch.events.extend(spec.snapshot(record, user, ectx, due))
                     snapped.append(subject)
                 if ctx.replay:
                     continue
@@ -142,7 +149,7 @@ class InventoryStream(Generic[R]):
                 if state is not previous:  # diff functions return `previous` when unchanged
                     batch.state[subject] = state
                 if due is not None and spec.summary is not None:
-                    summary = spec.summary(subject, state, ctx, ectx, due)
+                    summary = spec.summary(subject, state, user, ctx, ectx, due)
                     if summary is not None:
                         batch.events.append(summary)
             if snapped and not ctx.replay:
@@ -171,7 +178,8 @@ class InventoryStream(Generic[R]):
                 for member_id in [
                     m for m in list(members) if not _bookkeeping(m) and m not in seen
                 ]:
-                    summary = spec.summary(member_id, None, ctx, ectx, slot)
+                    user = ctx.directory(member_id)
+                    summary = spec.summary(member_id, None, user, ctx, ectx, slot)
                     if summary is not None:
                         final.events.append(summary)
                     if len(final.events) >= TAIL_BATCH:
@@ -202,14 +210,18 @@ def _snapshotted(ctx: StreamContext, progress: list[str], slot: int | None) -> s
 
 
 def _activity(
-    member_id: str, devices: Any | None, ctx: StreamContext, ectx: EventContext, slot: int
+    member_id: str,
+    devices: Any | None,
+    user: UserRef | None,
+    ctx: StreamContext,
+    ectx: EventContext,
+    slot: int,
 ) -> Event | None:
     """``member.activity`` from the member's fresh sessions state (taken with the sessions
     snapshot, so it counts what this very listing showed)."""
     if _bookkeeping(member_id) or not ctx.settings.events.activity_summary:
         return None
     member = ctx.peer("members", member_id)
-    user = ctx.directory(member_id)
     if member is None or user is None or user.get("status") == "removed":
         return None
     return member_activity(member, devices, ctx.peer("apps", member_id), user, ectx, slot)
@@ -226,8 +238,9 @@ MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
     parse=parse_members,
     subject=lambda info: info.profile.team_member_id,
     diff=lambda prev, cur, _user, ectx, quiet: diff_member(prev, cur, ectx, quiet=quiet),
-    snapshot=lambda info, _ctx, ectx, slot: [member_snapshot(info, ectx, slot)],
+    snapshot=lambda info, _user, ectx, slot: [member_snapshot(info, ectx, slot)],
     pages_ahead=BIG_PAGES_AHEAD,
+    directory=False,
 )
 
 SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
@@ -238,9 +251,7 @@ SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
     diff=lambda prev, cur, user, ectx, quiet: diff_member_devices(
         prev, cur, user, ectx, quiet=quiet
     ),
-    snapshot=lambda devices, ctx, ectx, slot: session_snapshots(
-        devices, ctx.directory(devices.team_member_id), ectx, slot
-    ),
+    snapshot=session_snapshots,
     summary=_activity,
 )
 
@@ -250,7 +261,5 @@ APPS: InventorySpec[MemberLinkedApps] = InventorySpec(
     parse=parse_linked_apps,
     subject=lambda apps: apps.team_member_id,
     diff=lambda prev, cur, user, ectx, quiet: diff_member_apps(prev, cur, user, ectx, quiet=quiet),
-    snapshot=lambda apps, ctx, ectx, slot: app_snapshots(
-        apps, ctx.directory(apps.team_member_id), ectx, slot
-    ),
+    snapshot=app_snapshots,
 )
