@@ -1,10 +1,11 @@
 """The in-memory map of one team's stream states: subject -> JSON bytes, held compressed.
 
-A large team's states are most of the worker's memory (100k members: ~116 MB of JSON). The
-values of one map are alike (same keys, same enum values, similar ids), so once a map holds
-``TRAIN_AT`` values it trains a small zstd dictionary on them and from then on keeps every
-value compressed with it: ~3x smaller (members ~4x, sessions ~2.5x), ~2 µs to compress a
-value and ~1 µs to decompress one. Small maps never train and hold plain JSON as before.
+A large team's states are most of the worker's memory (100k members: 100-120 MB of JSON).
+The values of one map are alike (same keys, same enum values, similar ids), so once a map
+holds ``TRAIN_AT`` values it trains a small zstd dictionary on them and from then on keeps
+every value compressed with it: ~3x smaller (members ~4x, sessions ~2.5x), 2-4 µs to compress
+a value and ~1 µs to decompress one (see ``docs/events.md``). Small maps never train and hold
+plain JSON as before.
 
 The compressed form never leaves the map: reading a subject gives the plain JSON bytes, and
 Kafka keeps getting exactly what it got before (the state topic format is unchanged). A read
