@@ -7,7 +7,7 @@ and only then folds the state into ``StreamContext.state``. A stream never write
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -52,9 +52,11 @@ class StreamContext:
     client: DropboxClient
     clock: Clock
     settings: Settings
-    state: dict[str, Any]
+    state: MutableMapping[str, Any]
+    """This stream's subject -> state: the packed JSON bytes (a ``StateStore``, compressed in
+    memory; each read of a compressed value is a fresh ``bytes``)."""
     directory: Callable[[str], UserRef | None]
-    peers: Callable[[str], dict[str, Any]]
+    peers: Callable[[str], Mapping[str, Any]]
     """The state map of another stream of the same team."""
     replay: bool = False
     """Emit snapshots of everything, diff nothing, write no state (``--replay``)."""

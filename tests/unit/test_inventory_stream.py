@@ -3,11 +3,13 @@ emits again (nothing already committed) and what it leaves behind (no bookkeepin
 
 The stream is driven as the worker drives it: each batch's state is folded into the context
 only once the batch counts as committed; a crash abandons the generator; a restart sees the
-committed state packed, as ``restore_state`` reads it back from Kafka.
+committed state packed, as ``restore_state`` reads it back from Kafka, in a ``StateStore``
+small enough a threshold that it holds the states compressed.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +19,7 @@ from streamer.clock import ManualClock
 from streamer.config import Settings
 from streamer.dropbox.pagination import MEMBERS_CONTINUE, MEMBERS_LIST
 from streamer.errors import RouteError
+from streamer.events.state_store import StateStore
 from streamer.events.states import pack_state
 from streamer.simulator.world import World
 from streamer.streams.base import META, StreamContext
@@ -54,7 +57,7 @@ def world() -> World:
 
 def context(
     world: World,
-    state: dict[str, Any],
+    state: MutableMapping[str, Any],
     clock: ManualClock,
     *,
     reset_at: int | None = None,
@@ -85,7 +88,7 @@ def commit(ctx: StreamContext, state: dict[str, Any]) -> None:
         if value is None:
             ctx.state.pop(subject, None)
         else:
-            ctx.state[subject] = value
+            ctx.state[subject] = pack_state(value)  # as the worker folds it in
 
 
 async def poll(ctx: StreamContext, *, pages: int | None = None) -> list[str]:
@@ -106,8 +109,11 @@ async def poll(ctx: StreamContext, *, pages: int | None = None) -> list[str]:
     return ids
 
 
-def restored(state: dict[str, Any]) -> dict[str, Any]:
-    return {subject: pack_state(value) for subject, value in state.items()}
+def restored(state: dict[str, Any]) -> StateStore:
+    packed = ((subject, pack_state(value)) for subject, value in state.items())
+    store = StateStore(((s, v) for s, v in packed if v is not None), train_at=7)
+    assert store.compressed
+    return store
 
 
 @pytest.mark.parametrize("committed_pages", [1, 2, 4])

@@ -23,7 +23,8 @@ async def test_a_member_opens_once_the_members_stream_committed_it() -> None:
     await _spin()
     assert waiting.done()
     await waiting
-    assert gate.is_open("dbmid:a") and not gate.is_open("dbmid:c")
+    assert gate.is_open("dbmid:a")
+    assert not gate.is_open("dbmid:c")
 
 
 async def test_the_end_of_the_members_listing_opens_every_member() -> None:
@@ -32,10 +33,12 @@ async def test_the_end_of_the_members_listing_opens_every_member() -> None:
     complete = asyncio.ensure_future(gate.wait_complete())
     gate.advanced()
     await _spin()
-    assert not member.done() and not complete.done()
+    assert not member.done()
+    assert not complete.done()
     gate.finish()
     await asyncio.gather(member, complete)
-    assert gate.complete and gate.is_open("dbmid:anyone")
+    assert gate.complete
+    assert gate.is_open("dbmid:anyone")
 
 
 async def test_a_stop_while_waiting_ends_the_stream_without_processing() -> None:
