@@ -45,7 +45,7 @@ from streamer.streams.gate import MemberGate, StoppedWaiting
 
 log = structlog.get_logger(__name__)
 
-PREFETCH = 2
+PREFETCH = 1
 
 
 @dataclass

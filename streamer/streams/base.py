@@ -26,7 +26,7 @@ is in flight while a page is processed, and a stream waiting at its ``members_ga
 head start.
 Bounded memory: a device or app page is ~100 members; streams of 1000-record pages (members,
 audit) keep ``BIG_PAGES_AHEAD``."""
-BIG_PAGES_AHEAD = 2
+BIG_PAGES_AHEAD = 1
 YIELD_EVERY = 50
 """Records a stream turns into events before it lets the event loop run other tasks: a page
 of 1000 members takes ~40 ms of CPU, and meanwhile another stream's answer (the device
