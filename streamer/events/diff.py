@@ -59,12 +59,9 @@ def member_activity(
     Built from the three states alone (no API call); any may be ``None``.
     id = (team, type, team_member_id, slot).
     """
-    member_s, devices_s, apps_s = (
-        load_state(member),
-        load_state(devices),
-        load_state(apps),
-    )
+    devices_s, apps_s = load_state(devices), load_state(apps)
     if user is None:
+        member_s = load_state(member)  # only for the user part: callers usually pass it
         if member_s is not None:
             user = user_ref_from_state(member_s)
         else:

@@ -46,11 +46,17 @@ _HASHES_MAX = 1 << 15
 audit topics. Emptied when full, so bounded (~5 MB) whatever the team size."""
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition (0-based) of ``key`` among ``partitions``: positive murmur2 modulo count."""
+def partition_for(key: bytes, partitions: int, *, remember: bool = True) -> int:
+    """The partition (0-based) of ``key`` among ``partitions``: positive murmur2 modulo count.
+
+    ``remember=False`` for keys that do not recur soon (state keys name one subject of one
+    stream): kept, they would push the member keys out of the cache.
+    """
     h = _HASHES.get(key)
     if h is None:
-        if len(_HASHES) >= _HASHES_MAX:
-            _HASHES.clear()
-        h = _HASHES[key] = murmur2(key) & 0x7FFFFFFF
+        h = murmur2(key) & 0x7FFFFFFF
+        if remember:
+            if len(_HASHES) >= _HASHES_MAX:
+                _HASHES.clear()
+            _HASHES[key] = h
     return h % partitions

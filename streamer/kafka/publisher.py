@@ -103,7 +103,7 @@ class Publisher:
                                 await self._commit_transaction(producer, events, state)
                             else:
                                 await self._send_all(producer, events)
-                                await self._send_all(producer, state)
+                                await self._send_all(producer, state, remember=False)
                     except (KafkaError, TimeoutError):
                         await self._replace(producer)
                         raise
@@ -128,7 +128,7 @@ class Publisher:
         # attempt replaces the producer instead, which aborts the open transaction.
         await producer.begin_transaction()
         futures = await Publisher._enqueue(producer, events)
-        futures += await Publisher._enqueue(producer, state)
+        futures += await Publisher._enqueue(producer, state, remember=False)
         # Every record acknowledged before the commit: a batch whose partition has no leader
         # (a broker shutting down) fails on its own once it expires, and aiokafka would still
         # commit the transaction without it: events lost, or a checkpoint without its events.
@@ -136,20 +136,23 @@ class Publisher:
         await producer.commit_transaction()
 
     @staticmethod
-    async def _send_all(producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> None:
+    async def _send_all(
+        producer: AIOKafkaProducer, records: Sequence[OutRecord], *, remember: bool = True
+    ) -> None:
         if records:
-            futures = await Publisher._enqueue(producer, records)
+            futures = await Publisher._enqueue(producer, records, remember=remember)
             await asyncio.gather(*futures)
 
     @staticmethod
     async def _enqueue(
-        producer: AIOKafkaProducer, records: Sequence[OutRecord]
+        producer: AIOKafkaProducer, records: Sequence[OutRecord], *, remember: bool = True
     ) -> list[asyncio.Future[object]]:
         """Queue ``records`` in order, one record batch per topic-partition at a time.
 
         aiokafka's batch API costs about a third of a per-record ``send()``. Partitions are
         chosen exactly as ``send()`` would (its default partitioner is the Java client's
         murmur2 of the key): a key always lands in the same partition, in order.
+        ``remember``: keep the keys' hashes for the next commits (``partition_for``).
         """
         futures: list[asyncio.Future[object]] = []
         partitions: dict[str, list[int]] = {}
@@ -162,7 +165,9 @@ class Publisher:
                 every = partitions.get(topic)
                 if every is None:
                     every = partitions[topic] = sorted(await producer.partitions_for(topic))
-                partition = chosen[(topic, key)] = every[partition_for(key, len(every))]
+                partition = chosen[(topic, key)] = every[
+                    partition_for(key, len(every), remember=remember)
+                ]
             batch = open_batches.get((topic, partition))
             if batch is None:
                 batch = open_batches[(topic, partition)] = producer.create_batch()

@@ -35,3 +35,15 @@ def test_the_hash_cache_stays_bounded_and_answers_as_before() -> None:
     assert len(partitioning._HASHES) <= partitioning._HASHES_MAX
     for key in keys[:100]:  # evicted or not, the same answer again, for another count too
         assert partition_for(key, 12) == (murmur2(key) & 0x7FFFFFFF) % 12
+
+
+def test_keys_not_remembered_leave_the_cache_alone() -> None:
+    from streamer.kafka import partitioning
+
+    partitioning._HASHES.clear()
+    member = b"dbmid:member"
+    partition_for(member, 6)
+    for i in range(1000):
+        key = f"acme/sessions/dbmid:{i}".encode()
+        assert partition_for(key, 6, remember=False) == (murmur2(key) & 0x7FFFFFFF) % 6
+    assert list(partitioning._HASHES) == [member]
