@@ -1,8 +1,9 @@
 """The worker: wires each team's streams to the publisher; scheduling, shutdown, backpressure.
 
 One ``TeamWorker`` per configured team, all sharing one HTTP transport and one Kafka producer.
-Within a team every stream runs as its own task; sessions and apps wait for the first members
-cycle so their events can name the user (email, name), then all run on their own intervals.
+Within a team every stream runs as its own task. In the first members cycle, sessions and apps
+process a member only once the members stream has committed it (``streams.gate``), so their
+events can name the user (email, name); then all run on their own intervals.
 
 Backpressure: a stream prepares at most ``PREFETCH`` pages ahead of the pages being committed,
 and the commit waits for Kafka. When Kafka is slow or down, fetching waits; nothing is dropped.
