@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -168,10 +168,11 @@ class TeamWorker:
                 subject=f"{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}",
             )
 
-            def committed(batch: Batch) -> None:
+            def committed(batch: Prepared) -> None:
                 if progress is not None:
-                    newest = max((e.event_time for e in batch.events), default=None)
-                    progress.advanced(self.name, start, events=len(batch.events), newest=newest)
+                    progress.advanced(
+                        self.name, start, events=len(batch.records), newest=batch.newest
+                    )
 
             stats = await self._cycle(
                 stream, self.context("backfill"), stop, namespace="backfill", on_commit=committed
@@ -265,90 +266,130 @@ class TeamWorker:
         *,
         replay: bool = False,
         namespace: str | None = None,
-        on_commit: Callable[[Batch], None] | None = None,
+        on_commit: Callable[[Prepared], None] | None = None,
     ) -> CycleStats:
         stats = CycleStats()
-        async for batches in prefetch_many(stream.poll(ctx), PREFETCH):
+        async for ready in prefetch_many(self._prepared(stream.poll(ctx)), PREFETCH):
             # group commit: the pages that piled up while the last commit waited for Kafka
-            batch = batches[0] if len(batches) == 1 else _merge(batches)
+            batch = ready[0] if len(ready) == 1 else _merge(ready)
             await self._commit(
-                namespace or stream.name, ctx, batch, write_state=not replay, pages=len(batches)
+                namespace or stream.name, ctx, batch, write_state=not replay, pages=len(ready)
             )
             if on_commit is not None:
                 on_commit(batch)
-            stats.pages += len(batches)
-            stats.records += batch.records
-            stats.events += len(batch.events)
+            stats.pages += len(ready)
+            stats.records += batch.api_records
+            stats.events += len(batch.records)
             stats.rejected += len(batch.rejected)
-            for event in batch.events:
-                stats.by_type[event.event_type] = stats.by_type.get(event.event_type, 0) + 1
+            for event_type, count in batch.by_type.items():
+                stats.by_type[event_type] = stats.by_type.get(event_type, 0) + count
             if stop.is_set():
                 break
         return stats
+
+    async def _prepared(self, batches: AsyncIterator[Batch]) -> AsyncIterator[Prepared]:
+        """Each batch as it will be committed, made as soon as the stream yields it."""
+        async for batch in batches:
+            prepared = self._prepare(batch)
+            del batch  # not held by this frame while the commit waits
+            yield prepared
+
+    def _prepare(self, batch: Batch) -> Prepared:
+        for_stream, encode = self._settings.kafka.topics.for_stream, self._encode
+        by_type: dict[str, int] = {}
+        newest: datetime | None = None
+        records: list[OutRecord] = []
+        for event in batch.events:
+            stream = event.topic_stream
+            records.append(OutRecord(for_stream(stream), event.key(), *encode[stream](event)))
+            by_type[event.event_type] = by_type.get(event.event_type, 0) + 1
+            if newest is None or event.event_time > newest:
+                newest = event.event_time
+        return Prepared(
+            records=records,
+            # kept packed, as the very JSON bytes written to Kafka: 4x less memory than dicts
+            # (and the state map compresses them once it is large)
+            state={subject: pack_state(value) for subject, value in batch.state.items()},
+            rejected=batch.rejected,
+            api_records=batch.records,
+            by_type=by_type,
+            newest=newest,
+        )
 
     async def _commit(
         self,
         namespace: str,
         ctx: StreamContext,
-        batch: Batch,
+        batch: Prepared,
         *,
         write_state: bool,
         pages: int = 1,
     ) -> None:
-        kafka = self._settings.kafka
-        for_stream, encode = kafka.topics.for_stream, self._encode
-        records = [
-            OutRecord(for_stream(stream), event.key(), *encode[stream](event))
-            for event in batch.events
-            for stream in (event.topic_stream,)
-        ]
         state: Sequence[OutRecord] = []
-        packed: dict[str, bytes | None] = {}
         if write_state:
-            # kept packed, as the very JSON bytes written to Kafka: 4x less memory than dicts
-            # (and the state map compresses them once it is large)
-            packed = {subject: pack_state(value) for subject, value in batch.state.items()}
+            topic = self._settings.kafka.topics.state
             state = [
-                state_record(kafka.topics.state, self.name, namespace, subject, value)
-                for subject, value in packed.items()
+                state_record(topic, self.name, namespace, subject, value)
+                for subject, value in batch.state.items()
             ]
         for rejected in batch.rejected:
             # Never silently dropped: each one is logged with its reason and counted.
             log.warning("record_rejected", detail=_describe_rejected(rejected))
             self._metrics.rejected.labels(self.name, namespace).inc()
-        await self._publisher.commit(records, state)
+        await self._publisher.commit(batch.records, state)
         if write_state:
-            for subject, value in packed.items():
+            for subject, value in batch.state.items():
                 if value is None:
                     ctx.state.pop(subject, None)
                 else:
                     ctx.state[subject] = value  # the store interns the subject
             self._metrics.checkpointed(self.name, namespace, self._clock.now().timestamp())
         self._metrics.pages.labels(self.name, namespace).inc(pages)  # a group commit has several
-        self._metrics.records.labels(self.name, namespace).inc(batch.records)
-        by_type: dict[str, int] = {}
-        for event in batch.events:
-            by_type[event.event_type] = by_type.get(event.event_type, 0) + 1
-        for event_type, count in by_type.items():
+        self._metrics.records.labels(self.name, namespace).inc(batch.api_records)
+        for event_type, count in batch.by_type.items():
             self._metrics.events.labels(self.name, event_type).inc(count)
         log.debug(
             "committed",
             pages=pages,
-            records=batch.records,
-            events=len(records),
+            records=batch.api_records,
+            events=len(batch.records),
             state=len(state),
             rejected=len(batch.rejected),
         )
 
 
-def _merge(batches: list[Batch]) -> Batch:
-    """Consecutive pages as one batch: events in order, later state of a subject wins."""
-    merged = Batch()
+@dataclass
+class Prepared:
+    """A stream's batch as the commit sends it: events encoded, states packed.
+
+    Made as soon as the stream yields the batch, so the pages waiting for a commit are held
+    as record bytes, not as events that reference the API page's parsed dicts (``raw``):
+    at 100k members the parsed pages were the largest part of the worker's peak memory.
+    """
+
+    records: list[OutRecord]
+    state: dict[str, bytes | None]
+    """subject -> packed state; ``None`` deletes the subject."""
+    rejected: list[Any]
+    api_records: int
+    """How many API records the batch covers (for metrics)."""
+    by_type: dict[str, int]
+    newest: datetime | None
+    """The newest event time in the batch (backfill progress)."""
+
+
+def _merge(batches: list[Prepared]) -> Prepared:
+    """Consecutive pages as one batch: records in order, later state of a subject wins."""
+    merged = Prepared([], {}, [], 0, {}, None)
     for batch in batches:
-        merged.events.extend(batch.events)
+        merged.records.extend(batch.records)
         merged.state.update(batch.state)
         merged.rejected.extend(batch.rejected)
-        merged.records += batch.records
+        merged.api_records += batch.api_records
+        for event_type, count in batch.by_type.items():
+            merged.by_type[event_type] = merged.by_type.get(event_type, 0) + count
+        if batch.newest is not None and (merged.newest is None or batch.newest > merged.newest):
+            merged.newest = batch.newest
     return merged
 
 

@@ -153,7 +153,8 @@ def ocsf_headers(event: Event, data: Mapping[str, Any]) -> list[tuple[str, bytes
 
 def _dumps(data: Any) -> bytes:
     try:
-        return orjson.dumps(data, option=_JSON_OPTIONS)
+        # right-sized, as Event.to_json: orjson's result keeps its whole growth buffer
+        return bytes(memoryview(orjson.dumps(data, option=_JSON_OPTIONS)))
     except TypeError:
         # orjson stops at 64-bit integers; an unknown Dropbox field could hold a bigger one
         return json.dumps(
