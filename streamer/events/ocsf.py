@@ -16,17 +16,21 @@ carrying an invented value. No profiles are used (``metadata.profiles`` is absen
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from streamer import __version__
-from streamer.events.envelope import DeviceRef, Event, NetworkRef, TeamRef, UserRef
+from streamer.events.envelope import (
+    DeviceRef,
+    Event,
+    NetworkRef,
+    TeamRef,
+    UserRef,
+    encode_json,
+)
 
 __all__ = [
     "CLASSES",
@@ -121,7 +125,6 @@ SUCCESS, FAILURE = 1, 2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 # the OCSF email_t pattern: an address outside it is kept in ``unmapped`` only
 _EMAIL = re.compile(r"^[a-zA-Z0-9!#$%&'*+\-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$")
 
@@ -133,13 +136,13 @@ Json = dict[str, Any]
 
 def ocsf_json(event: Event) -> bytes:
     """``to_ocsf(event)`` as compact JSON (UTF-8, datetimes in ``unmapped`` as ``…Z``)."""
-    return _dumps(to_ocsf(event))
+    return encode_json(to_ocsf(event))
 
 
 def encode_ocsf(event: Event) -> tuple[bytes, list[tuple[str, bytes]]]:
     """The Kafka record value and headers of ``event`` in OCSF (the key stays ``event.key()``)."""
     data = to_ocsf(event)
-    return _dumps(data), ocsf_headers(event, data)
+    return encode_json(data), ocsf_headers(event, data)
 
 
 def ocsf_headers(event: Event, data: Mapping[str, Any]) -> list[tuple[str, bytes]]:
@@ -149,23 +152,6 @@ def ocsf_headers(event: Event, data: Mapping[str, Any]) -> list[tuple[str, bytes
         ("format", b"ocsf"),
         ("ocsf_class_uid", str(data["class_uid"]).encode()),
     ]
-
-
-def _dumps(data: Any) -> bytes:
-    try:
-        # right-sized, as Event.to_json: orjson's result keeps its whole growth buffer
-        return bytes(memoryview(orjson.dumps(data, option=_JSON_OPTIONS)))
-    except TypeError:
-        # orjson stops at 64-bit integers; an unknown Dropbox field could hold a bigger one
-        return json.dumps(
-            data, default=_default, ensure_ascii=False, separators=(",", ":")
-        ).encode()
-
-
-def _default(value: object) -> str:
-    if isinstance(value, datetime):
-        return _iso(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 def _utc(value: datetime) -> datetime:
@@ -206,7 +192,7 @@ def to_ocsf(event: Event) -> Json:
     raw = unmapped.pop("raw", None)
     out["unmapped"] = unmapped
     if raw is not None:
-        out["raw_data"] = _dumps(raw).decode()
+        out["raw_data"] = encode_json(raw).decode()
     return out
 
 
