@@ -340,7 +340,8 @@ class TeamWorker:
         if write_state:
             for subject, value in batch.state.items():
                 if value is None:
-                    ctx.state.pop(subject, None)
+                    if subject in ctx.state:  # not pop(): it would decompress the old value
+                        del ctx.state[subject]
                 else:
                     ctx.state[subject] = value  # the store interns the subject
             self._metrics.checkpointed(self.name, namespace, self._clock.now().timestamp())

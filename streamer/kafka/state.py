@@ -41,7 +41,8 @@ def apply_record(states: StateMap, key: bytes, value: bytes | None) -> None:
     team, stream, subject = key.decode().split("/", 2)
     bucket = states[f"{team}/{stream}"]
     if value is None:
-        bucket.pop(subject, None)
+        if subject in bucket:  # not pop(): it would decompress the old value
+            del bucket[subject]
     else:
         # decoded lazily by whoever reads it (the store interns the subject)
         bucket[subject] = bytes(value)
