@@ -205,27 +205,26 @@ def _reason(item: Mapping[str, Any]) -> str:
     return f"{item.get('status')} {error}"
 
 
+@dataclass
+class Options:
+    """How the indexer names indices and how hard it tries."""
+
+    prefix: str = TEMPLATE_PREFIX  # indices and aliases are <prefix>-<format>-<stream>
+    streams: dict[str, str] = field(default_factory=dict)  # topic -> stream, else by name
+    retries: int = 5  # per failing bulk request (and the helper's 429 retries)
+    backoff: float = 1.0  # seconds, doubled per retry, at most 60
+    chunk_size: int = 500  # documents per bulk request
+
+
 class Indexer:
     """The batch handler: one bulk request per fetched batch (chunked by the helper)."""
 
     def __init__(
-        self,
-        client: AsyncOpenSearch,
-        dead_letter: DeadLetter,
-        *,
-        prefix: str = TEMPLATE_PREFIX,
-        streams: Mapping[str, str] | None = None,
-        retries: int = 5,
-        backoff: float = 1.0,
-        chunk_size: int = 500,
+        self, client: AsyncOpenSearch, dead_letter: DeadLetter, options: Options | None = None
     ) -> None:
         self.client = client
         self.dead_letter = dead_letter
-        self.prefix = prefix
-        self.streams = dict(streams or {})
-        self.retries = retries
-        self.backoff = backoff
-        self.chunk_size = chunk_size
+        self.options = options or Options()
         self.stats = IndexStats()
 
     async def __call__(self, batch: list[Delivery]) -> None:
@@ -239,25 +238,27 @@ class Indexer:
             if doc_id is None:
                 rejected.append((delivery, "no event id (event_id header, event_id, metadata.uid)"))
                 continue
+            options = self.options
             alias = alias_name(
-                self.prefix, format_of(delivery), stream_of(delivery.topic, self.streams)
+                options.prefix, format_of(delivery), stream_of(delivery.topic, options.streams)
             )
             action = {"_op_type": "create", "_index": alias, "_id": doc_id}
             pending[doc_id].append((delivery, {**action, "_source": delivery.event}))
 
-        for attempt in range(self.retries + 1):
+        retries = self.options.retries
+        for attempt in range(retries + 1):
             if not pending:
                 break
             failed = await self._bulk(pending, rejected)
             if not failed:
                 break
-            if attempt == self.retries:
+            if attempt == retries:
                 raise IndexingError(
-                    f"{len(failed)} documents still failing after {self.retries} retries, "
+                    f"{len(failed)} documents still failing after {retries} retries, "
                     f"e.g. {failed[0]}"
                 )
             self.stats.retried += 1
-            await asyncio.sleep(min(self.backoff * 2**attempt, 60))
+            await asyncio.sleep(min(self.options.backoff * 2**attempt, 60))
 
         if rejected:
             await self.dead_letter.send(rejected)
@@ -276,9 +277,9 @@ class Indexer:
             async for ok, result in async_streaming_bulk(
                 self.client,
                 actions,
-                chunk_size=self.chunk_size,
-                max_retries=self.retries,  # 429: the helper backs off and retries
-                initial_backoff=self.backoff,
+                chunk_size=self.options.chunk_size,
+                max_retries=self.options.retries,  # 429: the helper backs off and retries
+                initial_backoff=self.options.backoff,
                 raise_on_error=False,
                 raise_on_exception=True,
                 require_alias=True,
@@ -340,12 +341,8 @@ async def index(
     topics: Sequence[str],
     group: str,
     dead_letter_topic: str,
+    options: Options | None = None,
     *,
-    prefix: str = TEMPLATE_PREFIX,
-    streams: Mapping[str, str] | None = None,
-    retries: int = 5,
-    backoff: float = 1.0,
-    chunk_size: int = 500,
     stop: asyncio.Event | None = None,
     exit_when_idle: float | None = None,
     client_options: Mapping[str, Any] | None = None,
@@ -353,11 +350,11 @@ async def index(
 ) -> tuple[Stats, IndexStats]:
     """Consume ``topics`` into the engine at ``url`` until ``stop`` (or idle); returns the
     consumer's and the indexer's counts."""
-    streams = dict(streams or {})
+    options = options or Options()
     for topic in topics:
-        stream_of(topic, streams)  # a usage error before anything connects
+        stream_of(topic, options.streams)  # a usage error before anything connects
     client = AsyncOpenSearch(
-        list(url), max_retries=retries, retry_on_timeout=True, **dict(client_options or {})
+        list(url), max_retries=options.retries, retry_on_timeout=True, **(client_options or {})
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka)
     producer = AIOKafkaProducer(
@@ -366,19 +363,13 @@ async def index(
     try:
         await admin.start()
         try:
-            await check_setup(client, admin, topics, streams, prefix, dead_letter_topic)
+            await check_setup(
+                client, admin, topics, options.streams, options.prefix, dead_letter_topic
+            )
         finally:
             await admin.close()
         await producer.start()
-        indexer = Indexer(
-            client,
-            DeadLetter(producer, dead_letter_topic),
-            prefix=prefix,
-            streams=streams,
-            retries=retries,
-            backoff=backoff,
-            chunk_size=chunk_size,
-        )
+        indexer = Indexer(client, DeadLetter(producer, dead_letter_topic), options)
         consumed = await consume(
             bootstrap_servers,
             topics,
@@ -471,10 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.topics,
             args.group,
             args.dead_letter_topic,
-            prefix=args.prefix,
-            streams=streams,
-            retries=args.retries,
-            chunk_size=args.chunk_size,
+            Options(args.prefix, streams, args.retries, chunk_size=args.chunk_size),
             stop=stop,
             exit_when_idle=args.exit_when_idle,
             client_options=_client_options(args),

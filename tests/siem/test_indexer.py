@@ -34,7 +34,8 @@ from tests.siem.support import (
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "events"))
 from event_support import sample_events
 
-pytestmark = [pytest.mark.kafka, pytest.mark.search]
+# the session's first test also starts both engines; a deadline, not a speed target
+pytestmark = [pytest.mark.kafka, pytest.mark.search, pytest.mark.timeout(600)]
 
 
 @pytest_asyncio.fixture
@@ -96,18 +97,9 @@ async def count(url: str, index: str) -> int:
 
 
 async def run(url: str, bootstrap: str, topic: str, group: str, prefix: str, dlq: str) -> Any:
-    return await indexer().index(
-        [url],
-        bootstrap,
-        [topic],
-        group,
-        dlq,
-        prefix=prefix,
-        streams={topic: "audit"},
-        retries=2,
-        backoff=0.05,
-        exit_when_idle=2,
-    )
+    recipe = indexer()
+    options = recipe.Options(prefix, {topic: "audit"}, retries=2, backoff=0.05)
+    return await recipe.index([url], bootstrap, [topic], group, dlq, options, exit_when_idle=2)
 
 
 async def test_rejected_documents_go_to_the_dead_letter_topic_and_the_offsets_move_on(

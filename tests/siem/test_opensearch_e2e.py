@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streamer.config import STREAM_NAMES
@@ -45,8 +43,9 @@ from tests.siem.support import (
     template_mapping,
 )
 
-pytestmark = [pytest.mark.kafka, pytest.mark.search]
-module_loop = pytest.mark.asyncio(loop_scope="module")
+# its first test also builds the pipeline (4 streamer runs, 2 indexer runs): a deadline,
+# not a speed target
+pytestmark = [pytest.mark.kafka, pytest.mark.search, pytest.mark.timeout(900)]
 
 MEMBERS, SEED, CHURN = 300, 6, 20.0  # a seed whose 4 hours hold every detection's pattern
 ADVANCE = timedelta(hours=4)
@@ -98,16 +97,19 @@ async def poll(configs: dict[str, Path]) -> None:
         assert run.proc.returncode == 0, run.output
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pipeline(
-    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Pipeline]:
+@pytest.fixture(scope="session")
+def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """Built once per session (the simulator only lives while it is built), whatever order
+    the engines' tests run in."""
+    return asyncio.run(build_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("siem")))
+
+
+async def build_pipeline(kafka_bootstrap: str, tmp: Path) -> Pipeline:
     # simulated time: yesterday 06:00-10:00 UTC, so "today" and "the last hour" of the
     # simulation lie in the past of the streamer's wall clock, whatever time the test runs
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight - timedelta(hours=18)
     server = SimulatorServer(SimulatorConfig(members=MEMBERS, seed=SEED, churn=CHURN, start=start))
-    tmp = tmp_path_factory.mktemp("siem")
     async with server.running(host="127.0.0.1", port=0) as sim, aiohttp.ClientSession() as http:
         configs = {fmt: tmp / f"{fmt}.toml" for fmt in FORMATS}
         topics = {
@@ -135,7 +137,7 @@ async def pipeline(
                 native = message.event if fmt == "native" else message.event["unmapped"]
                 ids.setdefault(native["event_type"], set()).add(message.headers["event_id"])
             kafka[fmt] = Counter({t: len(found) for t, found in ids.items()})
-        yield Pipeline(now, truth0, changes, audit_log, topics, kafka, records)
+        return Pipeline(now, truth0, changes, audit_log, topics, kafka, records)
 
 
 @dataclass
@@ -146,9 +148,13 @@ class Indexed:
     dead_letter_topic: str
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def indexed(pipeline: Pipeline, search_url: str, kafka_bootstrap: str) -> Indexed:
-    """Templates installed and every topic of both formats indexed once."""
+@pytest.fixture(scope="session")
+def indexed(pipeline: Pipeline, search_url: str, kafka_bootstrap: str) -> Indexed:
+    """Templates installed and every topic of both formats indexed once, per engine."""
+    return asyncio.run(index_once(pipeline, search_url, kafka_bootstrap))
+
+
+async def index_once(pipeline: Pipeline, search_url: str, kafka_bootstrap: str) -> Indexed:
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     code, err = await run_indexer("install", "--url", search_url, "--prefix", prefix)
     assert code == 0, err
@@ -210,7 +216,6 @@ async def engine_counts(url: str, prefix: str) -> dict[str, Counter[str]]:
         await engine.close()
 
 
-@module_loop
 async def test_each_event_in_kafka_is_one_document_and_a_rerun_adds_none(
     pipeline: Pipeline, indexed: Indexed, kafka_bootstrap: str
 ) -> None:
@@ -247,7 +252,6 @@ async def test_each_event_in_kafka_is_one_document_and_a_rerun_adds_none(
     assert await engine_counts(indexed.url, indexed.prefix) == pipeline.kafka
 
 
-@module_loop
 async def test_indexing_everything_adds_no_field_to_the_mappings(indexed: Indexed) -> None:
     engine = client(indexed.url)
     try:
@@ -326,7 +330,6 @@ async def sign_ins(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@module_loop
 async def test_detection_queries_answer_what_the_simulator_did(
     fmt: str, pipeline: Pipeline, indexed: Indexed
 ) -> None:
