@@ -32,6 +32,8 @@ from streamer.dropbox.client import DropboxClient
 from streamer.dropbox.models import (
     MemberDevices,
     MemberLinkedApps,
+    ParseResult,
+    Record,
     TeamMemberInfoV2,
     parse_linked_apps,
     parse_member_devices,
@@ -43,32 +45,23 @@ from streamer.dropbox.pagination import (
     members_devices_pages,
     members_pages,
 )
-from streamer.events.diff import (
-    diff_member,
-    diff_member_apps,
-    diff_member_devices,
-    member_activity,
-)
+from streamer.events.activity import member_activity
+from streamer.events.apps import APPS as APPS_ENTITY
+from streamer.events.entity import Entity
 from streamer.events.envelope import Event, EventContext, UserRef
-from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots
+from streamer.events.members import MEMBERS as MEMBERS_ENTITY
+from streamer.events.sessions import SESSIONS as SESSIONS_ENTITY
+from streamer.state import META, PROGRESS, is_bookkeeping
 from streamer.streams.base import (
     BIG_PAGES_AHEAD,
-    META,
     PAGES_AHEAD,
     YIELD_EVERY,
     Batch,
     StreamContext,
+    parse_page,
 )
 
-R = TypeVar("R")
-
-PROGRESS = "~snapshot:"  # + the first subject of a page whose snapshots are committed
-
-Diff = Callable[[Any | None, R | None, UserRef | None, EventContext, bool], tuple[list[Event], Any]]
-"""(previous state, record or None, user, context, quiet) -> (events, new state); ``quiet``:
-build no events, only the state (the baseline poll would drop them)."""
-Snapshot = Callable[[R, UserRef | None, EventContext, int], list[Event]]
-"""(record, its member's directory entry, context, slot) -> snapshot events."""
+R = TypeVar("R", bound=Record)
 
 Summary = Callable[
     [str, Any | None, UserRef | None, StreamContext, EventContext, int], Event | None
@@ -82,12 +75,9 @@ TAIL_BATCH = 1000
 
 @dataclass(frozen=True)
 class InventorySpec(Generic[R]):
-    name: str
+    entity: Entity[R]
     pages: Callable[[DropboxClient], AsyncIterator[Page]]
-    parse: Callable[[list[dict[str, Any]]], tuple[list[R], list[Any]]]
-    subject: Callable[[R], str]
-    diff: Diff[R]
-    snapshot: Snapshot[R]
+    parse: Callable[[list[dict[str, Any]]], ParseResult[R]]
     summary: Summary | None = None
     """Per-member summary emitted with each snapshot, from the subject's fresh state; members
     this listing did not show get one too, from an empty state."""
@@ -100,10 +90,11 @@ class InventorySpec(Generic[R]):
 class InventoryStream(Generic[R]):
     def __init__(self, spec: InventorySpec[R]) -> None:
         self.spec = spec
-        self.name = spec.name
+        self.name = spec.entity.name
 
     async def poll(self, ctx: StreamContext) -> AsyncIterator[Batch]:
         spec = self.spec
+        entity = spec.entity
         baseline = ctx.baseline()
         slot = ctx.snapshot_slot()
         progress = [s for s in ctx.state if s.startswith(PROGRESS)]
@@ -113,19 +104,19 @@ class InventoryStream(Generic[R]):
             slot = (ctx.stored(progress[0]) or {}).get("slot", slot)
         done = _snapshotted(ctx, progress, slot)
         seen: set[str] = set()
-        gate = ctx.members_gate
+        latch = ctx.members_latch
         pages = prefetch(spec.pages(ctx.client), spec.pages_ahead)
         async for page in pages:
-            ectx = ctx.event_context()
-            records, rejected = spec.parse(page.records)
+            ectx = ctx.event_context(quiet=baseline)
+            records, rejected = parse_page(self.name, spec.parse, page.records)
             batch = Batch(rejected=rejected, records=len(page.records))
             # A record that failed validation was still listed: never mistake it for gone.
-            seen.update(r.subject for r in rejected if getattr(r, "subject", None))
+            seen.update(r.subject for r in rejected if r.subject)
             snapped: list[str] = []
             for i, record in enumerate(records):
                 if i and not i % YIELD_EVERY:
                     await asyncio.sleep(0)  # let the other streams' answers in (see base)
-                subject = spec.subject(record)
+                subject = entity.subject(record)
                 if subject in seen:
                     # listed again after a cursor reset: this poll has handled it (its state may
                     # not be committed yet, so a second diff would repeat its events)
@@ -133,17 +124,17 @@ class InventoryStream(Generic[R]):
                 seen.add(subject)
                 user = None
                 if spec.directory:
-                    if gate is not None and not gate.is_open(subject):
-                        await gate.wait(subject)  # its directory entry is not committed yet
+                    if latch is not None and not latch.is_open(subject):
+                        await latch.wait(subject)  # its directory entry is not committed yet
                     user = ctx.directory(subject)  # once: snapshot, diff and summary share it
                 due = slot if subject not in done else None  # this subject's snapshot
                 if due is not None:
-                    batch.events.extend(spec.snapshot(record, user, ectx, due))
+                    batch.events.extend(entity.snapshots(record, user, ectx, due))
                     snapped.append(subject)
                 if ctx.replay:
                     continue
                 previous = ctx.state.get(subject)
-                events, state = spec.diff(previous, record, user, ectx, baseline)
+                events, state = entity.diff(previous, record, user, ectx)
                 if not baseline:
                     batch.events.extend(events)
                 if state is not previous:  # diff functions return `previous` when unchanged
@@ -151,7 +142,7 @@ class InventoryStream(Generic[R]):
                 if due is not None and spec.summary is not None:
                     summary = spec.summary(subject, state, user, ctx, ectx, due)
                     if summary is not None:
-                        batch.events.append(summary)
+                        batch.member_events.append(summary)
             if snapped and not ctx.replay:
                 marker = PROGRESS + snapped[0]
                 batch.state[marker] = {"slot": slot, "subjects": snapped}
@@ -159,12 +150,13 @@ class InventoryStream(Generic[R]):
             yield batch
         if ctx.replay:
             return
-        if gate is not None:
-            await gate.wait_complete()  # "not listed" is judged against every member
-        ectx = ctx.event_context()
+        if latch is not None:
+            await latch.wait_complete()  # "not listed" is judged against every member
+        ectx = ctx.event_context(quiet=baseline)
         final = Batch()
-        for subject in [s for s in list(ctx.state) if not _bookkeeping(s) and s not in seen]:
-            events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx, baseline)
+        for subject in [s for s in list(ctx.state) if not is_bookkeeping(s) and s not in seen]:
+            user = ctx.directory(subject)
+            events, _ = entity.diff(ctx.state[subject], None, user, ectx)
             if not baseline:
                 final.events.extend(events)
             final.state[subject] = None
@@ -176,13 +168,13 @@ class InventoryStream(Generic[R]):
             if spec.summary is not None:
                 members = ctx.peers("members")
                 for member_id in [
-                    m for m in list(members) if not _bookkeeping(m) and m not in seen
+                    m for m in list(members) if not is_bookkeeping(m) and m not in seen
                 ]:
                     user = ctx.directory(member_id)
                     summary = spec.summary(member_id, None, user, ctx, ectx, slot)
                     if summary is not None:
-                        final.events.append(summary)
-                    if len(final.events) >= TAIL_BATCH:
+                        final.member_events.append(summary)
+                    if len(final.events) + len(final.member_events) >= TAIL_BATCH:
                         yield final  # e.g. 30k members without a device: not one batch
                         final = Batch()
             meta["snapshot_slot"] = slot
@@ -191,10 +183,6 @@ class InventoryStream(Generic[R]):
         if meta != ctx.stored(META):
             final.state[META] = meta
         yield final
-
-
-def _bookkeeping(subject: str) -> bool:
-    return subject.startswith("~")  # META and PROGRESS markers, never a member
 
 
 def _snapshotted(ctx: StreamContext, progress: list[str], slot: int | None) -> set[str]:
@@ -219,7 +207,7 @@ def _activity(
 ) -> Event | None:
     """``member.activity`` from the member's fresh sessions state (taken with the sessions
     snapshot, so it counts what this very listing showed)."""
-    if _bookkeeping(member_id) or not ctx.settings.events.activity_summary:
+    if is_bookkeeping(member_id) or not ctx.settings.events.activity_summary:
         return None
     member = ctx.peer("members", member_id)
     if member is None or user is None or user.get("status") == "removed":
@@ -233,33 +221,22 @@ def _all_members(client: DropboxClient) -> AsyncIterator[Page]:
 
 
 MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
-    name="members",
+    entity=MEMBERS_ENTITY,
     pages=_all_members,
     parse=parse_members,
-    subject=lambda info: info.profile.team_member_id,
-    diff=lambda prev, cur, _user, ectx, quiet: diff_member(prev, cur, ectx, quiet=quiet),
-    snapshot=lambda info, _user, ectx, slot: [member_snapshot(info, ectx, slot)],
     pages_ahead=BIG_PAGES_AHEAD,
     directory=False,
 )
 
 SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
-    name="sessions",
+    entity=SESSIONS_ENTITY,
     pages=members_devices_pages,
     parse=parse_member_devices,
-    subject=lambda devices: devices.team_member_id,
-    diff=lambda prev, cur, user, ectx, quiet: diff_member_devices(
-        prev, cur, user, ectx, quiet=quiet
-    ),
-    snapshot=session_snapshots,
     summary=_activity,
 )
 
 APPS: InventorySpec[MemberLinkedApps] = InventorySpec(
-    name="apps",
+    entity=APPS_ENTITY,
     pages=linked_apps_pages,
     parse=parse_linked_apps,
-    subject=lambda apps: apps.team_member_id,
-    diff=lambda prev, cur, user, ectx, quiet: diff_member_apps(prev, cur, user, ectx, quiet=quiet),
-    snapshot=app_snapshots,
 )
