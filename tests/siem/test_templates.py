@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from streamer.events import audit_event
+from streamer.events.audit import audit_event
 from streamer.events.formats import encode_native, encode_ocsf
 from tests.siem.support import ROOT, TEMPLATES
 
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "events"))
-from event_support import sample_events
+from event_support import sample_events, team_event
 from test_ocsf import AUDIT_CASES, C
 
 GENERATOR = ROOT / "scripts" / "gen_search_templates.py"
@@ -36,7 +36,10 @@ def mappings(fmt: str) -> dict[str, Any]:
 
 def documents(fmt: str) -> Iterator[tuple[str, dict[str, Any]]]:
     encode = encode_native if fmt == "native" else encode_ocsf
-    events = [*sample_events().values(), *(audit_event(r, C) for r, *_ in AUDIT_CASES.values())]
+    events = [
+        *sample_events().values(),
+        *(audit_event(team_event(r), C) for r, *_ in AUDIT_CASES.values()),
+    ]
     for event in events:
         value, _ = encode(event)
         yield event.event_type, json.loads(value)
