@@ -97,6 +97,18 @@ async def print_event(event: dict[str, Any], headers: Mapping[str, bytes]) -> No
     sys.stdout.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
+async def caught_up(consumer: AIOKafkaConsumer) -> bool:
+    """Every assigned partition read up to its last stable offset (known once fetched)."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return False
+    for partition in assigned:
+        end = consumer.last_stable_offset(partition)
+        if end is None or await consumer.position(partition) < end:
+            return False
+    return True
+
+
 async def consume(
     bootstrap_servers: str,
     topics: Sequence[str],
@@ -110,11 +122,12 @@ async def consume(
     **kafka: Any,
 ) -> Stats:
     """Consume ``topics`` as consumer group ``group_id`` until ``stop`` is set (or, with
-    ``exit_when_idle``, until no record arrived for that many seconds). With ``handle_batch``,
-    each fetched batch (duplicates dropped, undecodable records kept with ``event=None``) goes
-    to it in one call instead of event by event to ``handle``; an exception from either stops
-    the consumer before that batch's offsets are committed. ``kafka``: more
-    ``AIOKafkaConsumer`` arguments (``security_protocol``, ``sasl_mechanism``, ...)."""
+    ``exit_when_idle``, until no record arrived for that many seconds after every partition was
+    read to its end). With ``handle_batch``, each fetched batch (duplicates dropped,
+    undecodable records kept with ``event=None``) goes to it in one call instead of event by
+    event to ``handle``; an exception from either stops the consumer before that batch's
+    offsets are committed. ``kafka``: more ``AIOKafkaConsumer`` arguments
+    (``security_protocol``, ``sasl_mechanism``, ...)."""
     stop = stop or asyncio.Event()
     dedupe = Deduper(dedupe_capacity)
     stats = Stats()
@@ -133,7 +146,7 @@ async def consume(
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             if not batches:
-                if consumer.assignment():  # not idle while the group is still being joined
+                if await caught_up(consumer):  # not idle while joining or still behind
                     idle += 0.5
                 if exit_when_idle is not None and idle >= exit_when_idle:
                     break
