@@ -79,7 +79,7 @@ async def explain(settings: KafkaSettings) -> KafkaUnavailableError | None:
         try:
             async with asyncio.timeout(timeout + 1):
                 await _probe(host.strip("[]"), int(port), kwargs, timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the probe raised is classified; the rest means "no idea"
             cause = classify(exc, settings, server.strip())
             if cause is not None:
                 return cause
