@@ -191,7 +191,20 @@ def test_metrics_listen_where_the_health_checks_and_published_ports_look(
         assert metrics.host == "0.0.0.0"
         probe = " ".join(all_services[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{metrics.port}/healthz" in probe
-        assert f"127.0.0.1:{metrics.port}:{metrics.port}" in all_services[name]["ports"]
+        (published,) = all_services[name]["ports"]
+        host_ports, container_port = published.split("#")[0].strip().rsplit(":", 1)
+        assert container_port == str(metrics.port)
+        assert host_ports.startswith(f"127.0.0.1:{metrics.port}")
+
+
+def test_the_live_streamer_scales_to_several_workers(compose: dict[str, Any]) -> None:
+    """`--scale streamer=3` needs no fixed container name and a host port per worker."""
+    live = services(compose)["streamer"]
+    assert "container_name" not in live
+    (published,) = live["ports"]
+    host, _ = published.rsplit(":", 1)
+    first, _, last = host.removeprefix("127.0.0.1:").partition("-")
+    assert int(last) - int(first) + 1 >= 3
 
 
 def simulator_args(service: dict[str, Any]) -> list[str]:
@@ -227,8 +240,10 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_the_image_is_slim_non_root_and_runs_the_streamer() -> None:
     instructions = dockerfile_instructions()
+    # the base is a build argument (a mirror, or CI's stand-in), python:3.11-slim by default
+    assert ("ARG", "PYTHON_IMAGE=python:3.11-slim") in instructions
     froms = [rest for word, rest in instructions if word == "FROM"]
-    assert all(rest.startswith("python:3.11-slim") for rest in froms)
+    assert all(rest.startswith("${PYTHON_IMAGE}") for rest in froms)
     users = [rest for word, rest in instructions if word == "USER"]
     assert users, "the image must not run as root"
     assert users[-1] not in ("root", "0")
