@@ -68,6 +68,74 @@ Reproduce: `.venv/bin/pytest tests/faults/test_bad_input.py`.
 |---|---|---|
 """
 
+HOSTILE_INTRO = """\
+## Hostile answers
+
+What a broken or hostile server (or whatever answers in Dropbox's place: a hijacked name, a
+proxy) can make the client do, bounded. Each row is a test that failed before the bound was
+there; the simulator plays the hostile server over real HTTP(S).
+
+| Answer | What happens | Reproduce |
+|---|---|---|
+"""
+HOSTILE_TEST = ".venv/bin/pytest tests/unit/dropbox/test_hostile_answers.py"
+HOSTILE_HTTP = ".venv/bin/pytest tests/integration/test_hostile_answers.py"
+# (answer, what happens, how to reproduce): figures from the named command
+HOSTILE_ROWS: list[tuple[str, str, str]] = [
+    (
+        "a 1 GiB body (no Content-Length)",
+        "refused once 64 MiB (`http.max_response_bytes`) have arrived: one error, no retry; "
+        "peak RSS 108 MiB (before: the whole body read, 2,093 MiB)",
+        f"`.venv/bin/python scripts/hostile_body_rss.py`; `{HOSTILE_HTTP} -k limit`",
+    ),
+    ("a token answer over 64 KiB", "refused, not read", f"`{HOSTILE_TEST} -k smaller_limit`"),
+    (
+        "a 307 from the token endpoint or the API",
+        "not followed: exit 3 / 4 naming the redirect; the host it points at receives nothing "
+        "(before: the refresh token was re-sent there)",
+        f"`{HOSTILE_HTTP} -k redirect`",
+    ),
+    (
+        "another team's CA vouches for the server",
+        "TLS failure for every team but the one whose `ca_file` it is (before: every team's "
+        "extra CA was trusted for all)",
+        f"`{HOSTILE_HTTP} -k ca_file`",
+    ),
+    (
+        "`Retry-After: inf` (or 1e400, a date in 9999)",
+        "waits an hour at most; the request gives up when that overruns the retry budget and "
+        "the team goes on after the pause (before: an endless pause)",
+        f"`{HOSTILE_TEST} -k retry_after`",
+    ),
+    (
+        "`expires_in: 10**15`",
+        "believed for a day at most (before: an OverflowError traceback)",
+        f"`{HOSTILE_TEST} -k expires_in`",
+    ),
+    (
+        "a 400 quoting the bearer token",
+        "the token is replaced by `***` in the `error:` line and the logs (before: printed)",
+        "`.venv/bin/pytest tests/e2e/test_secret_leak.py -k quoting`",
+    ),
+    (
+        "a token expiring while its request waits out a 429 pause; a 401 right after a refresh",
+        "the token is taken after the rate gate; one more refresh before exit 3 (before: a "
+        "spurious exit 3)",
+        f"`{HOSTILE_TEST} -k 'gate or spurious'`",
+    ),
+    (
+        "`http://` to a host other than this machine",
+        "refused at start, exit 2 (the credentials would travel in clear text)",
+        "`.venv/bin/pytest tests/unit/test_config_hardening.py -k url`",
+    ),
+]
+
+
+def hostile_table() -> str:
+    rows = [f"| {answer} | {what} | {how} |" for answer, what, how in HOSTILE_ROWS]
+    return HOSTILE_INTRO + "\n".join(rows) + "\n"
+
+
 OUTRO = f"""\
 ## Properties
 
@@ -176,6 +244,7 @@ def render(lines: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             INTRO.format(when=meta["date"], commit=meta["commit"], seconds=meta["seconds"]),
             delivery_table(lines),
             input_table(lines),
+            hostile_table(),
             OUTRO.replace("{codes}", codes),
         ]
     )

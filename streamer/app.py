@@ -51,9 +51,8 @@ async def run_service(
     the health server once it listens (tests learn its port that way)."""
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
-    # every team's extra CA (e.g. a simulator's), added to the system trust store
-    ca_files = tuple(str(t.ca_file) for t in settings.teams.values() if t.ca_file)
-    transport = AiohttpTransport(ca_files=ca_files)
+    # one pool for all teams; each team adds its own ca_file (TeamApi.build)
+    transport = AiohttpTransport()
     publisher = Publisher(settings.kafka, clock=clock, metrics=metrics)
     health: HealthServer | None = None
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
+from streamer.config import check_url
 from streamer.dropbox.oauth import (
     DEFAULT_SCOPES,
     DEFAULT_TOKEN_URL,
@@ -100,6 +101,10 @@ def exchange_command(
     ca_file: str | None,
 ) -> None:
     """Trade the code for the refresh token; prints the token (only) to stdout."""
+    try:
+        token_url = check_url(token_url)  # the app secret goes there: no clear text off-host
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--token-url") from None
     secret = _read_secret(app_secret_file)
     # tests hand in a fake transport through the context object instead of patching
     given = ctx.obj.get("transport") if isinstance(ctx.obj, dict) else None

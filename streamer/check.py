@@ -41,9 +41,8 @@ class Row:
 
 async def run_checks(settings: Settings) -> list[Row]:
     rows: list[Row] = []
-    # every team's extra CA (e.g. a simulator's), added to the system trust store
-    ca_files = tuple(str(t.ca_file) for t in settings.teams.values() if t.ca_file)
-    transport = AiohttpTransport(ca_files=ca_files)
+    # one pool for all teams; each team adds its own ca_file (TeamApi.build)
+    transport = AiohttpTransport()
     try:
         for name, team in settings.teams.items():
             rows += await check_team(name, team, settings, transport)

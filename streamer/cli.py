@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except StreamerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        from streamer.logs import scrub  # the log lines' redaction, for this line too
+
+        click.echo(f"error: {scrub(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

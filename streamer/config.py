@@ -18,10 +18,12 @@ the environment variable that sets it, and what is expected.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -92,9 +94,7 @@ class TeamSettings(_Strict):
     @field_validator("api_url", "token_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local simulator)")
-        return value.rstrip("/")
+        return check_url(value)
 
     @field_validator("app_secret", "refresh_token")
     @classmethod
@@ -102,6 +102,40 @@ class TeamSettings(_Strict):
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
         return value
+
+
+def check_url(value: str) -> str:
+    """An API or token URL: ``https://``, or ``http://`` to this machine only.
+
+    The token endpoint gets the app secret and the refresh token, the API the access token:
+    over plain HTTP anyone on the path reads them, so cleartext is allowed only where nothing
+    leaves the host (a local simulator). Returns the URL without a trailing slash.
+    """
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL ({exc})") from None
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return value.rstrip("/")
+    if parts.scheme == "http" and host:
+        if is_loopback(host):
+            return value.rstrip("/")
+        raise ValueError(
+            f"http:// sends the credentials in clear text: use https:// for {host} "
+            "(http:// is only for a simulator on this machine: 127.0.0.1, ::1, localhost)"
+        )
+    raise ValueError("must start with https:// (or http:// for a simulator on this machine)")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class TopicSettings(_Strict):
@@ -213,6 +247,9 @@ class HttpSettings(_Strict):
     """Seconds one request may spend retrying (5xx, resets, 429 waits) before giving up."""
     max_concurrency: int = Field(default=8, ge=1)
     """Concurrent requests per team; a 429 drops it to 1 and it grows back one by one."""
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    """Largest API answer read, in bytes (64 KiB to 1 GiB); a larger one fails the request
+    (exit 4 with ``--once``) instead of filling memory. The token endpoint's limit is 64 KiB."""
 
 
 class EventSettings(_Strict):

@@ -11,12 +11,15 @@ API request and per committed page. Libraries stay at INFO even at DEBUG: their 
 
 As a last line of defence, ``SecretRedactor`` replaces any configured secret value that reaches
 a log line (the code never logs secrets on purpose; this catches accidents such as an exception
-text that quotes a request).
+text that quotes a request), and anything shaped like an access token: a ``Bearer`` credential
+or a Dropbox short-lived token (``sl.…``), which are minted at run time and so cannot be listed
+in advance. The CLI's ``error:`` line goes through the same redactor (``scrub``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
@@ -25,31 +28,50 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 REDACTED = "[redacted]"
+# Access tokens are minted at run time: recognised by shape, not listed. Dropbox's short-lived
+# tokens start with "sl."; any credential after "Bearer " goes too.
+_TOKEN_SHAPES = re.compile(
+    r"(?P<bearer>\b[Bb]earer\s+)[A-Za-z0-9._~+/=-]{8,}|\bsl\.[A-Za-z0-9._~+/=-]{8,}"
+)
+
+
+def _mask_token(match: re.Match[str]) -> str:
+    return (match.group("bearer") or "") + REDACTED
 
 
 class SecretRedactor:
-    """A structlog processor that replaces known secret values in every string field."""
+    """A structlog processor that replaces secret values and token-shaped strings everywhere."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def __call__(self, _: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-        if self._secrets:
-            for key, value in event_dict.items():
-                event_dict[key] = self._scrub(value)
+        for key, value in event_dict.items():
+            event_dict[key] = self._scrub(value)
         return event_dict
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _TOKEN_SHAPES.sub(_mask_token, text) if ("earer" in text or "sl." in text) else text
 
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, str):
-            for secret in self._secrets:
-                if secret in value:
-                    value = value.replace(secret, REDACTED)
-            return value
+            return self.scrub(value)
         if isinstance(value, MutableMapping):
             return {k: self._scrub(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self._scrub(v) for v in value]
         return value
+
+
+_active = SecretRedactor()  # the one configure_logging installed; patterns only before that
+
+
+def scrub(text: str) -> str:
+    """``text`` with configured secrets and token-shaped strings redacted (for the CLI)."""
+    return _active.scrub(text)
 
 
 def configure_logging(
@@ -66,7 +88,8 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    redactor = SecretRedactor(secrets)
+    global _active
+    redactor = _active = SecretRedactor(secrets)
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json

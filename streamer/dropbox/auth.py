@@ -20,13 +20,14 @@ from pydantic import SecretStr
 from streamer.clock import Clock
 from streamer.dropbox.oauth import (
     DEFAULT_TOKEN_URL,
+    TOKEN_MAX_BYTES,
     basic_auth,
     expires_in_of,
     parse_token_body,
     redact,
     token_error,
 )
-from streamer.dropbox.retry import RetryPolicy
+from streamer.dropbox.retry import RetryPolicy, parse_retry_after
 from streamer.dropbox.transport import Response, Transport, TransportError
 from streamer.errors import DropboxApiError, DropboxAuthError, RetryBudgetExhausted
 from streamer.metrics import Metrics
@@ -140,7 +141,11 @@ class TokenManager:
             delay: float | None = None
             try:
                 response = await self._transport.post(
-                    self._token_url, headers=headers, data=form, timeout=self._timeout
+                    self._token_url,
+                    headers=headers,
+                    data=form,
+                    timeout=self._timeout,
+                    max_bytes=TOKEN_MAX_BYTES,
                 )
             except TransportError as exc:
                 if not exc.retriable:
@@ -156,7 +161,7 @@ class TokenManager:
                 elif response.status in RETRIABLE_STATUSES:
                     problem = f"HTTP {response.status}"
                     if response.status == 429:
-                        delay = _retry_after(response)
+                        delay = parse_retry_after(response.header("Retry-After"), self._clock.now())
                 else:
                     raise self._refused(response)
             wait = tracker.failed(problem, delay=delay)
@@ -187,9 +192,10 @@ class TokenManager:
     def _refused(self, response: Response) -> DropboxAuthError:
         if response.status not in (400, 401, 403):
             self._count("error")
+            redirect = " (a redirect: not followed)" if 300 <= response.status < 400 else ""
             return DropboxAuthError(
-                f"the token endpoint {self._token_url} answered HTTP {response.status}; "
-                "check the token URL in the configuration"
+                f"the token endpoint {self._token_url} answered HTTP {response.status}"
+                f"{redirect}; check the token URL in the configuration"
             )
         error = token_error(response.status, response.body, grant="refresh_token")
         message = redact(
@@ -214,14 +220,6 @@ class TokenManager:
         )
 
     __str__ = __repr__
-
-
-def _retry_after(response: Response) -> float | None:
-    value = response.header("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _consume_exception(task: asyncio.Task[str]) -> None:

@@ -2,6 +2,11 @@
 
 What each answer means is decided by the table in ``retry.py``; this module only carries the
 decision out (sleep, pause the gate, refresh the token) or turns it into the right exception.
+
+The access token is taken only once the gate has let the request through: a request that
+waited out a long 429 pause must not send a token that expired meanwhile. Whatever an answer
+quotes back (a 400 echoing the ``Authorization`` header) is stripped of the token before it
+reaches an error message or a log line.
 """
 
 from __future__ import annotations
@@ -14,16 +19,21 @@ import structlog
 
 from streamer.clock import Clock
 from streamer.dropbox.auth import TokenManager
+from streamer.dropbox.oauth import redact
 from streamer.dropbox.ratelimit import RateGate
 from streamer.dropbox.retry import (
+    DEFAULT_RETRY_AFTER,
     MALFORMED_RESPONSE,
+    MAX_REFRESHES_IN_A_ROW,
     TRANSPORT_ERROR,
     Action,
     Decision,
     RetryPolicy,
+    bounded_wait,
     classify,
+    parse_retry_after,
 )
-from streamer.dropbox.transport import Response, Transport, TransportError
+from streamer.dropbox.transport import DEFAULT_MAX_BYTES, Response, Transport, TransportError
 from streamer.errors import (
     BadRequestError,
     DropboxApiError,
@@ -37,7 +47,6 @@ from streamer.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 DEFAULT_API_URL = "https://api.dropboxapi.com"
-DEFAULT_RETRY_AFTER = 5.0  # when a 429 names no wait (the SDK's default too)
 
 
 class DropboxClient:
@@ -54,6 +63,7 @@ class DropboxClient:
         metrics: Metrics | None = None,
         timeout: float = 30.0,
         rng: random.Random | None = None,
+        max_response_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.team = team
         self._api_url = api_url.rstrip("/")
@@ -65,25 +75,31 @@ class DropboxClient:
         self._metrics = metrics
         self._timeout = timeout
         self._rng = rng or random.Random()
+        self._max_bytes = max_response_bytes
 
     async def rpc(self, route: str, arg: object) -> Any:
         """POST ``{api_url}/2/{route}`` with JSON ``arg`` (None → ``null``); return the result."""
         url = f"{self._api_url}/2/{route}"
         body = orjson.dumps(arg)  # None encodes as b"null", what Void routes expect
         tracker = self._retry.tracker(self._clock, self._rng)
-        refreshed = False
+        refreshes = 0  # refreshes since the last answer that was not a 401
         while True:
-            token = await self._tokens.access_token()
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             response: Response | None = None
             decision, problem = TRANSPORT_ERROR, ""
             async with self._gate.slot() as slot:
                 if slot.waited > 0 and self._metrics is not None:
                     self._metrics.rate_gate_wait.labels(team=self.team).inc(slot.waited)
+                # after the gate: the wait may have outlasted the token we held before it
+                token = await self._tokens.access_token()
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 sent = self._clock.monotonic()
                 try:
                     response = await self._transport.post(
-                        url, headers=headers, data=body, timeout=self._timeout
+                        url,
+                        headers=headers,
+                        data=body,
+                        timeout=self._timeout,
+                        max_bytes=self._max_bytes,
                     )
                 except TransportError as exc:
                     if not exc.retriable:
@@ -110,12 +126,13 @@ class DropboxClient:
                         self._gate.note_success(slot)
                         return result
                 else:
-                    decision, problem = self._judge(route, response, refreshed)
+                    decision, problem = self._judge(route, response, token, refreshes)
                     if decision.action is Action.REFRESH:
-                        refreshed = True
+                        refreshes += 1
                         self._count_retry(route, decision)
                         await self._tokens.refresh_after_expired(token)
                         continue
+                    refreshes = 0
                     if decision.action is Action.PAUSE:
                         delay = self._pause(response)
 
@@ -137,28 +154,31 @@ class DropboxClient:
                 await self._clock.sleep(wait)
             # PAUSE: the gate holds this and every other request of the team back
 
-    def _judge(self, route: str, response: Response, refreshed: bool) -> tuple[Decision, str]:
+    def _judge(
+        self, route: str, response: Response, token: str, refreshes: int
+    ) -> tuple[Decision, str]:
         """Classify a non-200 answer; raise at once when the action is FAIL."""
         error = _error_union(response)
         tag = _tag(error)
         decision = classify(response.status, tag)
-        if decision.action is Action.REFRESH and refreshed:
+        if decision.action is Action.REFRESH and refreshes >= MAX_REFRESHES_IN_A_ROW:
             raise DropboxAuthError(
-                f"team {self.team!r}: Dropbox rejected a freshly refreshed access token "
-                f"({tag}) on {route!r}; the link may have been revoked: check the app in the "
-                "Admin Console, or create a new refresh token with `streamer auth url` / "
-                "`streamer auth exchange`"
+                f"team {self.team!r}: Dropbox rejected {refreshes} freshly refreshed access "
+                f"tokens in a row ({tag}) on {route!r}; the link may have been revoked: check "
+                "the app in the Admin Console, or create a new refresh token with "
+                "`streamer auth url` / `streamer auth exchange`"
             )
         if decision.action is Action.FAIL:
-            raise self._failure(route, response, error, tag)
+            raise self._failure(route, response, error, tag, token)
         return decision, f"HTTP {response.status}" + (f" {tag}" if tag else "")
 
     def _failure(
-        self, route: str, response: Response, error: object, tag: str | None
+        self, route: str, response: Response, error: object, tag: str | None, token: str
     ) -> DropboxApiError | DropboxAuthError:
         status = response.status
         if status == 400:
-            return BadRequestError(route, response.text)
+            # a 400 may quote the request back, Authorization header included
+            return BadRequestError(route, redact(response.text, token))
         if status == 401 and tag == "missing_scope" and isinstance(error, dict):
             return MissingScopeError(route, str(error.get("required_scope", "?")))
         if status == 401:
@@ -169,14 +189,15 @@ class DropboxClient:
         if status == 409:
             return RouteError(route, tag or "other", error)
         request_id = response.header("X-Dropbox-Request-Id") or "-"
+        redirect = "; a redirect, not followed: check api_url" if 300 <= status < 400 else ""
         return DropboxApiError(
             f"route {route!r} answered HTTP {status}"
             + (f" {tag!r}" if tag else "")
-            + f" (request id {request_id})"
+            + f" (request id {request_id}){redirect}"
         )
 
     def _pause(self, response: Response) -> float:
-        retry_after = _retry_after(response)
+        retry_after = _retry_after(response, self._clock)
         already = self._gate.paused()
         paused = self._gate.pause(retry_after)
         if self._metrics is not None:
@@ -220,15 +241,11 @@ def _tag(error: object) -> str | None:
     return None
 
 
-def _retry_after(response: Response) -> float:
-    """Retry-After header, else the body's ``retry_after``, else 5 s."""
-    header = response.header("Retry-After")
-    if header is not None:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-    error = _error_union(response)
-    if isinstance(error, dict) and isinstance(error.get("retry_after"), int | float):
-        return max(0.0, float(error["retry_after"]))
-    return DEFAULT_RETRY_AFTER
+def _retry_after(response: Response, clock: Clock) -> float:
+    """Retry-After header, else the body's ``retry_after``, else 5 s; at most an hour."""
+    seconds = parse_retry_after(response.header("Retry-After"), clock.now())
+    if seconds is None:
+        error = _error_union(response)
+        if isinstance(error, dict):
+            seconds = bounded_wait(error.get("retry_after"))
+    return DEFAULT_RETRY_AFTER if seconds is None else seconds

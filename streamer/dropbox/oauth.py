@@ -32,6 +32,11 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "sessions.list",
     "events.read",
 )
+# A token answer is a few hundred bytes; anything near this is not one (and is not read).
+TOKEN_MAX_BYTES = 64 * 1024
+# Dropbox issues 4 h tokens; a longer promise (10**15 s) is believed for a day at most, and a
+# 401 before then is handled by refreshing anyway.
+MAX_EXPIRES_IN = 86400
 REAUTH_HINT = "create a new refresh token with `streamer auth url` and `streamer auth exchange`"
 
 
@@ -162,10 +167,17 @@ def parse_token_body(body: bytes) -> dict[str, Any]:
 
 
 def expires_in_of(data: Mapping[str, Any]) -> int | None:
-    try:
-        return int(data["expires_in"])
-    except (KeyError, TypeError, ValueError):
+    """``expires_in`` in [1, MAX_EXPIRES_IN] s; None if absent, not positive or not a number."""
+    value = data.get("expires_in")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
+    try:
+        seconds = int(value)  # a numeric string too, as the SDK accepts
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf
+        return None
+    if seconds < 1:
+        return None
+    return min(seconds, MAX_EXPIRES_IN)
 
 
 async def exchange_code(
@@ -193,7 +205,9 @@ async def exchange_code(
         headers["Authorization"] = basic_auth(app_key, app_secret)
     else:
         form["client_id"] = app_key  # PKCE: public client, no secret
-    response = await transport.post(token_url, headers=headers, data=form, timeout=timeout)
+    response = await transport.post(
+        token_url, headers=headers, data=form, timeout=timeout, max_bytes=TOKEN_MAX_BYTES
+    )
     if response.status in (400, 401, 403):
         error = token_error(response.status, response.body, grant="authorization_code")
         secret = app_secret.get_secret_value() if app_secret else ""

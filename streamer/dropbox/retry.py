@@ -8,8 +8,11 @@ of Airbyte's CDK error handlers, so the client asks the table instead of growing
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import Enum
 
 from streamer.clock import Clock
@@ -45,6 +48,49 @@ RULES: tuple[tuple[int | range, str | None, Decision], ...] = (
 
 TRANSPORT_ERROR = Decision(Action.RETRY, "transport")
 MALFORMED_RESPONSE = Decision(Action.RETRY, "malformed")
+
+# A server's wait is honoured up to an hour: beyond that (``inf``, 10**15, a date next year) it
+# is a broken or hostile answer, and the retry budget gives up on it instead of the process
+# sleeping forever (or crashing on an overflowing sleep).
+MAX_RETRY_AFTER = 3600.0
+DEFAULT_RETRY_AFTER = 5.0  # when a 429 names no wait (the SDK's default too)
+# A refresh that another 401 follows may just be unlucky (the token expired during a long
+# pause); two refreshes in a row that Dropbox still refuses mean the link is dead.
+MAX_REFRESHES_IN_A_ROW = 2
+
+
+def bounded_wait(seconds: object) -> float | None:
+    """A server-given wait as a float in [0, MAX_RETRY_AFTER]; None if not a number."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    try:
+        value = float(seconds)
+    except OverflowError:  # an int beyond float's range
+        return MAX_RETRY_AFTER
+    if math.isnan(value):
+        return None
+    return min(max(0.0, value), MAX_RETRY_AFTER)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a ``Retry-After`` header asks for: delta-seconds or an HTTP-date (RFC 9110).
+
+    None when absent or unreadable (the caller falls back); bounded by ``bounded_wait``.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        return bounded_wait(float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT ("-0000" parses as naive)
+        when = when.replace(tzinfo=UTC)
+    return bounded_wait((when - now).total_seconds())
 
 
 def classify(status: int, tag: str | None = None) -> Decision:

@@ -34,6 +34,8 @@ class TeamApi:
         clock: Clock,
         metrics: Metrics | None = None,
     ) -> TeamApi:
+        # this team's own TLS trust: its ca_file is trusted for its requests only
+        transport = transport.for_ca_file(team.ca_file)
         # one retry budget for every request of the team, token refreshes included: a 429
         # storm on the token endpoint is waited out as long as one on the API
         retry = RetryPolicy(max_attempts=http.max_attempts, budget_seconds=http.retry_budget)
@@ -60,5 +62,6 @@ class TeamApi:
             clock=clock,
             metrics=metrics,
             timeout=http.timeout,
+            max_response_bytes=http.max_response_bytes,
         )
         return cls(tokens, gate, client)

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 
 from streamer.clock import Clock
 
-Action = Literal["drop", "error", "throttle", "slow"]
-BodyAction = Literal["truncate", "malformed"]
+Action = Literal["drop", "error", "throttle", "slow", "redirect", "echo"]
+BodyAction = Literal["truncate", "malformed", "huge"]
 
 
 @dataclass
@@ -56,6 +56,13 @@ class Faults:
     truncate_next: int = 0
     malformed_rate: float = 0.0  # a complete response whose body is not valid JSON
     malformed_next: int = 0
+    huge_next: int = 0  # a 200 body of huge_bytes (valid JSON, streamed without a length)
+    huge_bytes: int = 1 << 30
+    huge_declared: bool = False  # announce the huge body's size in Content-Length
+    # --- hostile answers ------------------------------------------------------------------------
+    redirect_next: int = 0  # 307 to redirect_to + the request's path (an attacker's host)
+    redirect_to: str = ""
+    echo_token_next: int = 0  # a 400 whose text quotes the request's Authorization header
     # --- forward-compatibility noise (per record) ----------------------------------------------
     unknown_field_rate: float = 0.0  # extra, unknown fields in records
     unknown_tag_rate: float = 0.0  # unknown tags in OPEN unions only
@@ -110,7 +117,9 @@ class Faults:
             raise ValueError("throttle_retry_after must be >= 1")
         if not 500 <= self.error_status <= 599:
             raise ValueError(f"error_status must be a 5xx status, got {self.error_status}")
-        for name in ("devices_page_size", "apps_page_size", "token_lifetime_s"):
+        if self.redirect_next and not self.redirect_to.startswith(("http://", "https://")):
+            raise ValueError("redirect_next needs redirect_to, an http(s) URL")
+        for name in ("devices_page_size", "apps_page_size", "token_lifetime_s", "huge_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -143,6 +152,10 @@ def _coerce(key: str, kind: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{key} must be a number")
         return float(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string")
+        return value
     # routes: list[str] | None
     if value is None:
         return None
@@ -225,6 +238,10 @@ class FaultInjector:
         delay = f.latency_ms / 1000.0
         if f.jitter_ms > 0:
             delay += self.rng.random() * f.jitter_ms / 1000.0
+        if self._fires(0.0, "redirect_next"):
+            return Decision(delay, "redirect")
+        if self._fires(0.0, "echo_token_next"):
+            return Decision(delay, "echo")
         if self._fires(f.drop_rate, "drop_next"):
             return Decision(delay, "drop")
         if self._fires(f.error_rate, "error_next"):
@@ -258,6 +275,8 @@ class FaultInjector:
             return "truncate"
         if self._fires(f.malformed_rate, "malformed_next"):
             return "malformed"
+        if self._fires(0.0, "huge_next"):
+            return "huge"
         return None
 
     def cursor_reset(self, route: str) -> bool:

@@ -242,6 +242,14 @@ class SimulatorServer:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=500)  # never reaches the client
+        if action == "redirect":  # where a hijacked DNS name or a hostile proxy points
+            self.counters.add(route, "307")
+            location = self.faults.redirect_to.rstrip("/") + request.path
+            return wire.text_response("", 307, {"Location": location})
+        if action == "echo":  # a 400 that quotes the request back, bearer token included
+            self.counters.add(route, "400")
+            quoted = request.headers.get("Authorization", "")
+            return wire.bad_request(route, f'Invalid HTTP header "Authorization": "{quoted}"')
         if action == "error":
             status = self.faults.error_status
             self.counters.add(route, str(status))
@@ -275,7 +283,7 @@ class SimulatorServer:
             broken = self.injector.body_fault(name)
             if broken is not None:
                 self.counters.add(name, broken)
-                return await _break_body(request, response, broken)
+                return await _break_body(request, response, broken, self.faults)
         self.counters.add(name, str(response.status))
         return response
 
@@ -339,7 +347,11 @@ def _content_type_ok(value: str) -> bool:
     return params in ("", "charset=utf-8")
 
 
-async def _break_body(request: web.Request, response: web.Response, how: str) -> web.StreamResponse:
+async def _break_body(
+    request: web.Request, response: web.Response, how: str, faults: Faults
+) -> web.StreamResponse:
+    if how == "huge":
+        return await _huge_body(request, faults.huge_bytes, declared=faults.huge_declared)
     body = bytes(response.body) if isinstance(response.body, bytes | bytearray) else b""
     half = body[: max(1, len(body) // 2)]
     if how == "malformed":  # complete response, invalid JSON
@@ -351,4 +363,27 @@ async def _break_body(request: web.Request, response: web.Response, how: str) ->
     await stream.write(half)
     if request.transport is not None:
         request.transport.close()
+    return stream
+
+
+async def _huge_body(request: web.Request, size: int, *, declared: bool) -> web.StreamResponse:
+    """``{"pad": "xxx…"}`` of ``size`` bytes, written a MiB at a time (the server holds one)."""
+    stream = web.StreamResponse(status=200, headers={"Content-Type": wire.JSON})
+    if declared:
+        stream.content_length = size
+    else:
+        stream.enable_chunked_encoding()
+    await stream.prepare(request)
+    head, tail = b'{"pad": "', b'"}'
+    chunk = b"x" * (1 << 20)
+    await stream.write(head)
+    left = max(0, size - len(head) - len(tail))
+    try:
+        while left > 0:
+            await stream.write(chunk[: min(left, len(chunk))])
+            left -= min(left, len(chunk))
+        await stream.write(tail)
+        await stream.write_eof()
+    except (ConnectionResetError, RuntimeError):
+        pass  # the client hung up once it had read enough: what a bounded client does
     return stream

@@ -144,14 +144,16 @@ def test_demo_services_are_pointed_at_the_simulator_and_the_compose_broker(
     for name in ("streamer-demo", "tail"):
         settings = settings_for(all_services[name])
         team = settings.teams["main"]
-        assert team.api_url == f"http://simulator:{sim_port}"
-        assert team.token_url == f"http://simulator:{sim_port}/oauth2/token"
+        # http:// is for loopback only: streamer-demo shares the simulator's network namespace
+        assert team.api_url == f"http://127.0.0.1:{sim_port}"
+        assert team.token_url == f"http://127.0.0.1:{sim_port}/oauth2/token"
         assert (team.app_key, team.app_secret.get_secret_value()) == (
             "sim-app-key",
             "sim-app-secret",
         )
         advertised = env_of(all_services["kafka"])["KAFKA_ADVERTISED_LISTENERS"].split(",")
         assert f"PLAINTEXT://{settings.kafka.bootstrap_servers}" in advertised
+    assert all_services["streamer-demo"]["network_mode"] == "service:simulator"
     demo = settings_for(all_services["streamer-demo"])
     assert demo.streams.audit.poll_interval == 5
     assert demo.events.include_raw is False
@@ -191,10 +193,14 @@ def test_metrics_listen_where_the_health_checks_and_published_ports_look(
         assert metrics.host == "0.0.0.0"
         probe = " ".join(all_services[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{metrics.port}/healthz" in probe
-        (published,) = all_services[name]["ports"]
-        host_ports, container_port = published.split("#")[0].strip().rsplit(":", 1)
-        assert container_port == str(metrics.port)
-        assert host_ports.startswith(f"127.0.0.1:{metrics.port}")
+        # a service in another's network namespace publishes its ports there
+        owner = all_services[name].get("network_mode", "").removeprefix("service:") or name
+        published = [p.split("#")[0].strip().rsplit(":", 1) for p in all_services[owner]["ports"]]
+        # "127.0.0.1:9464:9464", or a range for scaled workers: "127.0.0.1:9464-9473:9464"
+        assert any(
+            container == str(metrics.port) and host.startswith(f"127.0.0.1:{metrics.port}")
+            for host, container in published
+        ), all_services[owner]["ports"]
 
 
 def test_the_live_streamer_scales_to_several_workers(compose: dict[str, Any]) -> None:

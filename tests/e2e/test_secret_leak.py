@@ -29,7 +29,7 @@ from streamer.dropbox.retry import RetryPolicy
 from streamer.dropbox.transport import AiohttpTransport
 from streamer.errors import ConfigError
 from streamer.kafka.publisher import Publisher
-from streamer.simulator import SimulatorConfig, SimulatorServer
+from streamer.simulator import Faults, SimulatorConfig, SimulatorServer
 from streamer.simulator.oauth import Credentials
 from tests.e2e.streamer_process import DEADLINE, StreamerProcess, run_streamer, write_toml
 from tests.kafka_broker import KafkaSasl
@@ -208,3 +208,30 @@ async def test_no_secret_reaches_logs_errors_metrics_or_repr(
         if secret in text
     ]
     assert leaks == []
+
+
+async def test_a_400_quoting_the_bearer_token_back_leaks_it_nowhere(
+    tmp_path: Path, kafka_sasl: KafkaSasl
+) -> None:
+    credentials = Credentials(app_key=APP_KEY, app_secret=APP_SECRET, refresh_token=REFRESH_TOKEN)
+    # the first API call (team/get_info at start-up) is answered with a 400 quoting the
+    # Authorization header, the way a proxy or an API error page may echo a request
+    faults = Faults(echo_token_next=1, routes=["team/get_info"])
+    server = SimulatorServer(
+        SimulatorConfig(members=5, seed=3, credentials=credentials, faults=faults)
+    )
+    env = secret_env(tmp_path, kafka_sasl)
+    async with server.running(host="127.0.0.1", port=0) as sim:
+        path = config(tmp_path, sim.url, kafka_sasl)
+        run = await run_streamer(
+            "run", "--once", "--config", str(path), "--log-level", "DEBUG", env=env
+        )
+    assert sim.counters.get("team/get_info", 400) == 1
+    assert run.proc.returncode == 4, run.output
+    (issued,) = sim.tokens.tokens
+    error = [line for line in run.stderr if line.startswith("error:")]
+    assert error, run.output
+    assert "rejected the request (400)" in error[0]
+    assert "Bearer ***" in error[0]  # what was quoted is still visible, the token is not
+    for secret in (issued, APP_SECRET, REFRESH_TOKEN, kafka_sasl.password):
+        assert secret not in run.output

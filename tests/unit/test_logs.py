@@ -11,7 +11,7 @@ import orjson
 import pytest
 import structlog
 
-from streamer.logs import REDACTED, SecretRedactor, configure_logging
+from streamer.logs import REDACTED, SecretRedactor, configure_logging, scrub
 
 
 class Terminal(io.StringIO):
@@ -93,3 +93,22 @@ def test_redactor_ignores_values_too_short_to_be_secrets() -> None:
     redact = SecretRedactor(["abc", "long-enough"])
     event = redact(None, "info", {"event": "abc long-enough", "n": 3})
     assert event == {"event": f"abc {REDACTED}", "n": 3}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('bad header "Bearer sl.u.AbX9y6Fe3AuH5o66-gmJp"', f'bad header "Bearer {REDACTED}"'),
+        ("token sl.B0123456789abcdef expired", f"token {REDACTED} expired"),
+        ("authorization: bearer opaque-token-1234", f"authorization: bearer {REDACTED}"),
+        ("tls.ssl_cafile and sl.short stay", "tls.ssl_cafile and sl.short stay"),
+    ],
+)
+def test_access_tokens_are_redacted_by_shape_although_nobody_listed_them(
+    text: str, expected: str
+) -> None:
+    out = io.StringIO()
+    configure_logging(level="INFO", fmt="json", stream=out)
+    structlog.get_logger().warning("cycle_failed", error=text)
+    assert lines(out)[0]["error"] == expected
+    assert scrub(text) == expected  # the CLI's error line too

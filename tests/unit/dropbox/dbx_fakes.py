@@ -82,11 +82,13 @@ def token_ok(token: str, expires_in: int = 14400) -> Response:
 class FakeDropbox:
     """Queues of answers per route (the last one repeats) plus an automatic token endpoint."""
 
-    def __init__(self, expires_in: int = 14400) -> None:
+    def __init__(self, expires_in: int = 14400, clock: ManualClock | None = None) -> None:
         self.routes: dict[str, deque[Item]] = defaultdict(deque)
         self.token_answers: deque[Item] = deque()
         self.expires_in = expires_in
+        self.clock = clock or ManualClock()
         self.issued: list[str] = []
+        self.issued_at: dict[str, float] = {}  # token → monotonic time it was issued
         self.transport = MockTransport(self.handle)
 
     def on(self, route: str, *answers: Item) -> FakeDropbox:
@@ -111,6 +113,7 @@ class FakeDropbox:
                 return await _answer(self.token_answers.popleft(), request)
             token = f"sl.ACCESS-{len(self.issued) + 1}"
             self.issued.append(token)
+            self.issued_at[token] = self.clock.monotonic()
             return token_ok(token, self.expires_in)
         route = request.url.removeprefix(f"{API}/2/")
         queue = self.routes[route]

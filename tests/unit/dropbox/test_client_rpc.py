@@ -77,20 +77,27 @@ async def test_expired_token_is_refreshed_once_and_the_call_retried() -> None:
     assert sample(metrics, "streamer_api_retries_total", **labels) == 1
 
 
-async def test_a_second_expiry_in_a_row_is_an_auth_error() -> None:
+async def test_a_401_right_after_a_refresh_refreshes_once_more_before_giving_up() -> None:
     fake = FakeDropbox().on(ROUTE, EXPIRED, EXPIRED, OK)
+    assert (await make_client(fake, ManualClock()).rpc(ROUTE, {}))["cursor"] == "c1"
+    assert len(fake.api_calls) == 3
+    assert len(fake.token_calls) == 3
+
+
+async def test_a_third_expiry_in_a_row_after_two_refreshes_is_an_auth_error() -> None:
+    fake = FakeDropbox().on(ROUTE, EXPIRED, EXPIRED, EXPIRED, OK)
     with pytest.raises(DropboxAuthError, match="expired_access_token"):
         await make_client(fake, ManualClock()).rpc(ROUTE, {})
-    assert len(fake.api_calls) == 2
-    assert len(fake.token_calls) == 2
+    assert len(fake.api_calls) == 3
+    assert len(fake.token_calls) == 3
 
 
-async def test_invalid_access_token_refreshes_once_then_fails() -> None:
+async def test_invalid_access_token_refreshes_twice_then_fails() -> None:
     fake = FakeDropbox().on(ROUTE, INVALID_TOKEN)
     with pytest.raises(DropboxAuthError, match="invalid_access_token"):
         await make_client(fake, ManualClock()).rpc(ROUTE, {})
-    assert len(fake.api_calls) == 2
-    assert len(fake.token_calls) == 2
+    assert len(fake.api_calls) == 3
+    assert len(fake.token_calls) == 3
 
 
 async def test_missing_scope_names_the_route_and_the_scope() -> None:

@@ -71,13 +71,18 @@ def test_aiohttp_transport_repr() -> None:
     assert repr(transport) == "AiohttpTransport(limit=7, custom_ca=False)"
 
 
-def test_extra_ca_files_are_trusted_on_top_of_the_system_store(tmp_path: Path) -> None:
+def test_each_ca_file_gets_its_own_context_on_top_of_the_system_store(tmp_path: Path) -> None:
     paths = []
     for name in ("sim-a", "sim-b"):
         path = tmp_path / f"{name}.pem"
         trustme.CA().cert_pem.write_to_path(str(path))
         paths.append(str(path))
     system = len(ssl.create_default_context().get_ca_certs())
-    transport = AiohttpTransport(ca_file=paths[0], ca_files=[paths[1]])
-    assert transport._ssl is not None
-    assert len(transport._ssl.get_ca_certs()) == system + 2
+    transport = AiohttpTransport()
+    view_a, view_b = transport.for_ca_file(paths[0]), transport.for_ca_file(paths[1])
+    contexts = [view._context for view in (view_a, view_b)]  # type: ignore[attr-defined]
+    assert [len(c.get_ca_certs()) for c in contexts] == [system + 1, system + 1]
+    assert contexts[0].get_ca_certs() != contexts[1].get_ca_certs()
+    # teams sharing a CA file share its context; a team without one uses the system store
+    assert transport.for_ca_file(paths[0])._context is contexts[0]  # type: ignore[attr-defined]
+    assert transport.for_ca_file(None) is transport
