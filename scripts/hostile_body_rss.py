@@ -65,7 +65,7 @@ async def fetch(url: str, access_token: str) -> str:
             f"{url}/2/team/get_info", headers=headers, data=b"null", timeout=600
         )
         return f"HTTP {response.status}, {len(response.body):,} bytes read"
-    except Exception as exc:  # the outcome, whatever it is, is what this script reports
+    except Exception as exc:  # noqa: BLE001 - whatever the outcome, this script reports it
         return f"{type(exc).__name__}: {exc}"
     finally:
         await transport.close()

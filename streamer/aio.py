@@ -21,7 +21,7 @@ async def _pumped(source: AsyncIterator[T], size: int) -> AsyncIterator[asyncio.
             async for item in source:
                 await queue.put(("item", item))
             await queue.put(("done", None))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             await queue.put(("error", exc))
 
     task = asyncio.create_task(pump())

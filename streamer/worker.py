@@ -231,7 +231,8 @@ class TeamWorker:
                 self._metrics.cycles.labels(self.name, stream.name, "failed").inc()
                 if once:
                     raise
-                log.error("cycle_failed", error=str(exc), retry_in=interval)
+                # one line naming the error, no traceback: the cause is the API's, not ours
+                log.error("cycle_failed", error=str(exc), retry_in=interval)  # noqa: TRY400
             else:
                 self._metrics.cycles.labels(self.name, stream.name, "ok").inc()
                 self.last_success[stream.name] = self._clock.now().timestamp()

@@ -44,5 +44,8 @@ def load_state(stored: Stored | None) -> State | None:
         return stored
     value = orjson.loads(stored)
     if not isinstance(value, dict):
-        raise ValueError(f"a stored state must be a JSON object, not {type(value).__name__}")
+        # ValueError like the JSON decode errors a corrupt record raises: one family to catch
+        raise ValueError(  # noqa: TRY004
+            f"a stored state must be a JSON object, not {type(value).__name__}"
+        )
     return value

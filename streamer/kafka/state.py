@@ -83,11 +83,12 @@ async def restore_state(settings: KafkaSettings) -> StateMap:
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
-        return states
     except KafkaError as exc:
         raise KafkaUnavailableError(
             f"cannot read the state topic {topic!r} from {settings.bootstrap_servers} "
             f"({type(exc).__name__}); check that Kafka is up and the topic is readable"
         ) from None
+    else:
+        return states
     finally:
         await stop_consumer(consumer)

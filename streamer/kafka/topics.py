@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -28,11 +30,7 @@ async def ensure_topics(settings: KafkaSettings, streams: list[str]) -> list[str
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing and not settings.create_topics:
-            raise KafkaUnavailableError(
-                f"topics missing on {settings.bootstrap_servers}: {', '.join(missing)}; "
-                "create them (the state topic with cleanup.policy=compact) or set "
-                "kafka.create_topics = true"
-            )
+            _refuse_missing(missing, settings)
         created = []
         for name in missing:
             topic = NewTopic(
@@ -47,7 +45,6 @@ async def ensure_topics(settings: KafkaSettings, streams: list[str]) -> list[str
                 continue  # another worker won the race: fine
             _raise_for_create_errors(response, settings)
             created.append(name)
-        return created
     except KafkaUnavailableError:
         raise
     except (KafkaError, OSError) as exc:
@@ -55,8 +52,18 @@ async def ensure_topics(settings: KafkaSettings, streams: list[str]) -> list[str
             f"cannot reach Kafka at {settings.bootstrap_servers} to check topics "
             f"({type(exc).__name__}); check kafka.bootstrap_servers and the security settings"
         ) from None
+    else:
+        return created
     finally:
         await admin.close()
+
+
+def _refuse_missing(missing: list[str], settings: KafkaSettings) -> NoReturn:
+    raise KafkaUnavailableError(
+        f"topics missing on {settings.bootstrap_servers}: {', '.join(missing)}; "
+        "create them (the state topic with cleanup.policy=compact) or set "
+        "kafka.create_topics = true"
+    )
 
 
 def _raise_for_create_errors(response: object, settings: KafkaSettings) -> None:

@@ -225,7 +225,7 @@ def one_apps(record: dict) -> MemberLinkedApps:
 
 # --- records made by the official SDK (genuine wire JSON) -------------------------------------
 
-_TS = dt.datetime(2015, 5, 12, 15, 50, 38)
+_TS = dt.datetime(2015, 5, 12, 15, 50, 38)  # noqa: DTZ001 - the SDK's datetimes are naive UTC
 
 
 def sdk_member_record() -> dict:
@@ -382,7 +382,7 @@ def sdk_login_event(session_id: str = "dbwsid:1234567890123456789012345678901234
         team_member_id="dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU",
     )
     event = sdk_log.TeamEvent(
-        timestamp=dt.datetime(2017, 1, 25, 15, 51, 30),
+        timestamp=dt.datetime(2017, 1, 25, 15, 51, 30),  # noqa: DTZ001 - SDK: naive UTC
         event_category=sdk_log.EventCategory.logins,
         event_type=sdk_log.EventType.login_success(
             sdk_log.LoginSuccessType(description="(logins) Signed in")
@@ -423,7 +423,7 @@ def sdk_admin_suspend_event() -> dict:
         team_member_id="dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU",
     )
     event = sdk_log.TeamEvent(
-        timestamp=dt.datetime(2017, 1, 26, 9, 0, 0),
+        timestamp=dt.datetime(2017, 1, 26, 9, 0, 0),  # noqa: DTZ001 - SDK: naive UTC
         event_category=sdk_log.EventCategory.members,
         event_type=sdk_log.EventType.member_suggest(
             sdk_log.MemberSuggestType(description="(members) Suggested person to be added")

@@ -63,7 +63,7 @@ def test_every_datetime_in_every_sample_is_utc_with_z() -> None:
 
 
 def test_naive_and_offset_datetimes_still_encode_as_utc() -> None:
-    naive = _event(event_time=datetime(2026, 1, 1, 8, 0))
+    naive = _event(event_time=datetime(2026, 1, 1, 8, 0))  # noqa: DTZ001 - naive on purpose
     offset = _event(event_time=datetime(2026, 1, 1, 10, 0, tzinfo=timezone(timedelta(hours=2))))
     assert orjson.loads(naive.to_json())["event_time"] == "2026-01-01T08:00:00Z"
     # orjson keeps a real offset; the models never produce one (they convert to UTC)

@@ -268,7 +268,7 @@ def sdk_record(
 ) -> dict[str, Any]:
     """A team_log ``TeamEvent`` made by the SDK, as JSON: ``tag`` and its details class."""
     event = sdk_log.TeamEvent(
-        timestamp=dt.datetime(2026, 2, 28, 9, 30, 0),
+        timestamp=dt.datetime(2026, 2, 28, 9, 30, 0),  # noqa: DTZ001 - SDK: naive UTC
         event_category=getattr(sdk_log.EventCategory, category),
         event_type=getattr(sdk_log.EventType, tag)(
             getattr(sdk_log, _camel(tag) + "Type")(description=f"({category}) {tag}")
