@@ -62,11 +62,15 @@ def values_options(name: str) -> list[str]:
     return [] if file is None else ["--values", str(file)]
 
 
+def template(helm: str, *options: str) -> list[dict[str, Any]]:
+    """The objects `helm template` renders for release "streamer" in namespace "siem"."""
+    out = run_helm(helm, "template", "streamer", str(CHART), "--namespace", "siem", *options)
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
 @pytest.fixture(scope="module", params=sorted(VALUES))
 def rendered(request: pytest.FixtureRequest, helm: str) -> Rendering:
-    out = run_helm(helm, "template", "streamer", str(CHART), "--namespace", "siem",
-                   *values_options(request.param))  # fmt: skip
-    objects = Rendering(doc for doc in yaml.safe_load_all(out) if doc)
+    objects = Rendering(template(helm, *values_options(request.param)))
     values_file = VALUES[request.param] or CHART / "values.yaml"
     objects.teams = yaml.safe_load(values_file.read_text())["teams"]
     return objects
@@ -124,13 +128,7 @@ def test_probes_use_the_health_endpoints_on_the_metrics_port(
 
 
 def test_service_monitor_scrapes_the_metrics_port_of_the_service(helm: str) -> None:
-    objects = [
-        doc
-        for doc in yaml.safe_load_all(
-            run_helm(helm, "template", "streamer", str(CHART), "--values", str(EXAMPLE))
-        )
-        if doc
-    ]
+    objects = template(helm, "--values", str(EXAMPLE))
     monitor = by_kind(objects, "ServiceMonitor")
     service = by_kind(objects, "Service")
     assert (
@@ -228,13 +226,7 @@ def test_the_streamer_accepts_the_rendered_configuration_and_secret_files(
 
 
 def test_multi_team_example_runs_three_workers_over_sasl_ssl(helm: str) -> None:
-    objects = [
-        doc
-        for doc in yaml.safe_load_all(
-            run_helm(helm, "template", "streamer", str(CHART), "--values", str(EXAMPLE))
-        )
-        if doc
-    ]
+    objects = template(helm, "--values", str(EXAMPLE))
     assert by_kind(objects, "Deployment")["spec"]["replicas"] == 3
     config = toml_config(objects)
     assert sorted(config["teams"]) == ["acme", "globex"]
