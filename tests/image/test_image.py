@@ -119,25 +119,25 @@ def image(podman: Podman, base_image: str, tls: tuple[trustme.CA, Path], tmp_pat
 def follow(podman: Podman, container: str, needle: str, timeout: float = 120) -> str:
     """The container's output up to the first line containing ``needle``; fails if the
     container exits (or ``timeout`` passes) first."""
-    proc = subprocess.Popen(
+    seen: list[str] = []
+    # the context manager closes the pipe and reaps `podman logs` however this ends
+    with subprocess.Popen(
         [*podman.command, "logs", "--follow", container],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    seen: list[str] = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if needle in line:
-                return "".join(seen)
-    finally:
-        timer.cancel()
-        proc.kill()
-        proc.wait()
+    ) as proc:
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                seen.append(line)
+                if needle in line:
+                    return "".join(seen)
+        finally:
+            timer.cancel()
+            proc.kill()
     raise AssertionError(f"{container} never printed {needle!r}:\n{''.join(seen)}")
 
 
