@@ -2,7 +2,7 @@
 
 One ``TeamWorker`` per configured team, all sharing one HTTP transport and one Kafka producer.
 Within a team every stream runs as its own task. In the first members cycle, sessions and apps
-process a member only once the members stream has committed it (``streams.gate``), so their
+process a member only once the members stream has committed it (``streams.latch``), so their
 events can name the user (email, name); then all run on their own intervals.
 
 Backpressure: a stream prepares at most ``PREFETCH`` pages ahead of the pages being committed,
@@ -27,22 +27,21 @@ import structlog
 
 from streamer.aio import prefetch_many
 from streamer.clock import Clock
-from streamer.config import STREAM_NAMES, Settings, TeamSettings
+from streamer.config import Settings, TeamSettings
 from streamer.dropbox.team import TeamApi
 from streamer.dropbox.transport import Transport
 from streamer.errors import DropboxApiError, MissingScopeError
 from streamer.events.envelope import UserRef
-from streamer.events.formats import encoders
-from streamer.events.normalize import user_ref_from_state
-from streamer.events.states import load_state, pack_state
+from streamer.events.members import user_ref_from_state
 from streamer.kafka.publisher import OutRecord, Publisher
-from streamer.kafka.state import StateMap, state_record
 from streamer.metrics import Metrics
 from streamer.progress import BackfillProgress
+from streamer.records import Outbox, Prepared, merge
+from streamer.state import StateStores, load_state, stream_key
 from streamer.streams import build_streams
 from streamer.streams.audit import AuditStream, time_windows
 from streamer.streams.base import Batch, Stream, StreamContext
-from streamer.streams.gate import MemberGate, StoppedWaiting
+from streamer.streams.latch import MemberLatch, StoppedWaiting
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +66,7 @@ class TeamWorker:
         settings: Settings,
         transport: Transport,
         publisher: Publisher,
-        states: StateMap,
+        states: StateStores,
         clock: Clock,
         metrics: Metrics,
     ) -> None:
@@ -77,8 +76,7 @@ class TeamWorker:
         self._states = states
         self._clock = clock
         self._metrics = metrics
-        # record value + headers per stream: native JSON or OCSF (kafka.formats.<stream>)
-        self._encode = encoders({s: settings.kafka.formats.for_stream(s) for s in STREAM_NAMES})
+        self._outbox = Outbox(settings.kafka)
         api = TeamApi.build(
             name, team, settings.http, transport=transport, clock=clock, metrics=metrics
         )
@@ -106,7 +104,7 @@ class TeamWorker:
             client=self.client,
             clock=self._clock,
             settings=self._settings,
-            state=self._states[f"{self.name}/{stream}"],
+            state=self._states[stream_key(self.name, stream)],
             directory=self.directory,
             peers=self.peers,
             replay=replay,
@@ -114,17 +112,17 @@ class TeamWorker:
 
     def directory(self, member_id: str) -> UserRef | None:
         """The member's ``user`` part (email, name, status) from the members stream's state."""
-        state = load_state(self._states[f"{self.name}/members"].get(member_id))
+        state = load_state(self.peers("members").get(member_id))
         return user_ref_from_state(state) if state is not None else None
 
     def peers(self, stream: str) -> Mapping[str, bytes]:
-        return self._states[f"{self.name}/{stream}"]
+        return self._states[stream_key(self.name, stream)]
 
     async def run(self, stop: asyncio.Event, *, once: bool = False, replay: bool = False) -> None:
         streams = build_streams(self._settings)
         names = {s.name for s in streams}
         # sessions and apps follow the members stream's first listing member by member
-        gate = MemberGate(self.peers("members"), stop) if "members" in names else None
+        latch = MemberLatch(self.peers("members"), stop) if "members" in names else None
         async with asyncio.TaskGroup() as group:
             for stream in streams:
                 group.create_task(
@@ -133,8 +131,8 @@ class TeamWorker:
                         stop,
                         once=once,
                         replay=replay,
-                        gate=gate if stream.name in ("sessions", "apps") else None,
-                        feeds=gate if stream.name == "members" else None,
+                        latch=latch if stream.name in ("sessions", "apps") else None,
+                        feeds=latch if stream.name == "members" else None,
                     ),
                     name=f"{self.name}/{stream.name}",
                 )
@@ -194,15 +192,15 @@ class TeamWorker:
         *,
         once: bool,
         replay: bool,
-        gate: MemberGate | None,
-        feeds: MemberGate | None,
+        latch: MemberLatch | None,
+        feeds: MemberLatch | None,
     ) -> None:
         structlog.contextvars.bind_contextvars(team=self.name, stream=stream.name)
         interval = self._settings.streams.get(stream.name).poll_interval
         ctx = self.context(stream.name, replay=replay)
         on_commit = (lambda _batch: feeds.advanced()) if feeds is not None else None
-        if gate is not None and not gate.complete:
-            ctx.members_gate = gate  # first cycle only: the members' state is whole after it
+        if latch is not None and not latch.complete:
+            ctx.members_latch = latch  # first cycle only: the members' state is whole after it
         while not stop.is_set():
             started = self._clock.monotonic()
             try:
@@ -249,7 +247,7 @@ class TeamWorker:
                     by_type=stats.by_type,
                 )
             finally:
-                ctx.members_gate = None
+                ctx.members_latch = None
                 if feeds is not None:
                     feeds.finish()
             if once or replay:
@@ -270,9 +268,9 @@ class TeamWorker:
         on_commit: Callable[[Prepared], None] | None = None,
     ) -> CycleStats:
         stats = CycleStats()
-        async for ready in prefetch_many(self._prepared(stream.poll(ctx)), PREFETCH):
+        async for ready in prefetch_many(self._prepared(stream.name, stream.poll(ctx)), PREFETCH):
             # group commit: the pages that piled up while the last commit waited for Kafka
-            batch = ready[0] if len(ready) == 1 else _merge(ready)
+            batch = ready[0] if len(ready) == 1 else merge(ready)
             await self._commit(
                 namespace or stream.name, ctx, batch, write_state=not replay, pages=len(ready)
             )
@@ -288,33 +286,18 @@ class TeamWorker:
                 break
         return stats
 
-    async def _prepared(self, batches: AsyncIterator[Batch]) -> AsyncIterator[Prepared]:
+    async def _prepared(
+        self, stream: str, batches: AsyncIterator[Batch]
+    ) -> AsyncIterator[Prepared]:
         """Each batch as it will be committed, made as soon as the stream yields it."""
         async for batch in batches:
-            prepared = self._prepare(batch)
+            prepared = self._prepare(stream, batch)
             del batch  # not held by this frame while the commit waits
             yield prepared
 
-    def _prepare(self, batch: Batch) -> Prepared:
-        for_stream, encode = self._settings.kafka.topics.for_stream, self._encode
-        by_type: dict[str, int] = {}
-        newest: datetime | None = None
-        records: list[OutRecord] = []
-        for event in batch.events:
-            stream = event.topic_stream
-            records.append(OutRecord(for_stream(stream), event.key(), *encode[stream](event)))
-            by_type[event.event_type] = by_type.get(event.event_type, 0) + 1
-            if newest is None or event.event_time > newest:
-                newest = event.event_time
-        return Prepared(
-            records=records,
-            # kept packed, as the very JSON bytes written to Kafka: 4x less memory than dicts
-            # (and the state map compresses them once it is large)
-            state={subject: pack_state(value) for subject, value in batch.state.items()},
-            rejected=batch.rejected,
-            api_records=batch.records,
-            by_type=by_type,
-            newest=newest,
+    def _prepare(self, stream: str, batch: Batch) -> Prepared:
+        return self._outbox.prepare(
+            stream, batch.events, batch.member_events, batch.state, batch.rejected, batch.records
         )
 
     async def _commit(
@@ -328,11 +311,7 @@ class TeamWorker:
     ) -> None:
         state: Sequence[OutRecord] = []
         if write_state:
-            topic = self._settings.kafka.topics.state
-            state = [
-                state_record(topic, self.name, namespace, subject, value)
-                for subject, value in batch.state.items()
-            ]
+            state = self._outbox.state_records(self.name, namespace, batch.state)
         for rejected in batch.rejected:
             # Never silently dropped: each one is logged with its reason and counted.
             log.warning("record_rejected", detail=_describe_rejected(rejected))
@@ -358,41 +337,6 @@ class TeamWorker:
             state=len(state),
             rejected=len(batch.rejected),
         )
-
-
-@dataclass
-class Prepared:
-    """A stream's batch as the commit sends it: events encoded, states packed.
-
-    Made as soon as the stream yields the batch, so the pages waiting for a commit are held
-    as record bytes, not as events that reference the API page's parsed dicts (``raw``):
-    at 100k members the parsed pages were the largest part of the worker's peak memory.
-    """
-
-    records: list[OutRecord]
-    state: dict[str, bytes | None]
-    """subject -> packed state; ``None`` deletes the subject."""
-    rejected: list[Any]
-    api_records: int
-    """How many API records the batch covers (for metrics)."""
-    by_type: dict[str, int]
-    newest: datetime | None
-    """The newest event time in the batch (backfill progress)."""
-
-
-def _merge(batches: list[Prepared]) -> Prepared:
-    """Consecutive pages as one batch: records in order, later state of a subject wins."""
-    merged = Prepared([], {}, [], 0, {}, None)
-    for batch in batches:
-        merged.records.extend(batch.records)
-        merged.state.update(batch.state)
-        merged.rejected.extend(batch.rejected)
-        merged.api_records += batch.api_records
-        for event_type, count in batch.by_type.items():
-            merged.by_type[event_type] = merged.by_type.get(event_type, 0) + count
-        if batch.newest is not None and (merged.newest is None or batch.newest > merged.newest):
-            merged.newest = batch.newest
-    return merged
 
 
 def _describe_rejected(rejected: Any) -> str:

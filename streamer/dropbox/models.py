@@ -56,6 +56,7 @@ __all__ = [
     "parse_member_devices",
     "parse_members",
     "parse_team_info",
+    "parse_team_infos",
 ]
 
 
@@ -276,18 +277,28 @@ M = TypeVar("M", bound=Record)
 class RejectedRecord:
     """A record that failed validation, kept for logging and a dead-letter topic.
 
+    ``raw`` is the record as the page held it (a dict, or whatever malformed value stood
+    there); ``reason`` the validation error as text; ``kind`` the API record type.
     ``subject`` is the team member the record is about when it can still be read: a caller
     diffing an inventory must treat that subject as *seen* (keep its previous state), or a
-    malformed record would look like a member whose sessions all ended.
+    malformed record would look like a member whose sessions all ended. ``stream`` is the
+    stream that read it, set by that stream (``streams.base.parse_page``).
     """
 
     raw: Any
     reason: str
     kind: str
     subject: str | None = None
+    stream: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "reason": self.reason, "subject": self.subject, "raw": self.raw}
+        return {
+            "stream": self.stream,
+            "kind": self.kind,
+            "reason": self.reason,
+            "subject": self.subject,
+            "raw": self.raw,
+        }
 
 
 class ParseResult(NamedTuple, Generic[M]):
@@ -369,6 +380,8 @@ parse_events = _PageParser(TeamEvent, "team_event")
 """``events`` of ``team_log/get_events`` (and ``continue``) → ``(ok, rejected)``."""
 parse_features = _PageParser(FeatureValue, "feature_value")
 """``values`` of ``team/features/get_values`` → ``(ok, rejected)``."""
+parse_team_infos = _PageParser(TeamGetInfoResult, "team_info")
+"""``team/get_info`` results (a list of the one result) → ``(ok, rejected)``."""
 
 
 def parse_team_info(record: dict[str, Any]) -> TeamGetInfoResult:

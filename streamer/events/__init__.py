@@ -1,50 +1,16 @@
-"""Events: the envelope, normalization of API records, change detection. Pure, no I/O."""
+"""Events: what the streams emit, built from API records and states. Pure, no I/O.
 
-from streamer.events.diff import (
-    apps_state,
-    devices_state,
-    diff_member,
-    diff_member_apps,
-    diff_member_devices,
-    diff_team,
-    member_activity,
-    member_state,
-    team_state,
-    vanished_member,
-)
-from streamer.events.envelope import SCHEMA_VERSION, Event, EventContext, UserRef
-from streamer.events.ids import event_id
-from streamer.events.normalize import (
-    app_snapshots,
-    audit_event,
-    member_snapshot,
-    session_snapshots,
-    team_snapshot,
-    user_ref,
-    user_ref_from_state,
-)
+By entity, each module holding its state shape, its diff (``entity.Entity``'s signature)
+and its event builders::
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Event",
-    "EventContext",
-    "UserRef",
-    "app_snapshots",
-    "apps_state",
-    "audit_event",
-    "devices_state",
-    "diff_member",
-    "diff_member_apps",
-    "diff_member_devices",
-    "diff_team",
-    "event_id",
-    "member_activity",
-    "member_snapshot",
-    "member_state",
-    "session_snapshots",
-    "team_snapshot",
-    "team_state",
-    "user_ref",
-    "user_ref_from_state",
-    "vanished_member",
-]
+    members    member state, lifecycle and update events, the directory's user part
+    sessions   web sessions and desktop/mobile clients of a member
+    apps       linked apps of a member
+    team       the team's settings (info, policies, features)
+    audit      one event per team-log record
+    activity   member.activity, summed up from the member's three states
+
+Shared: ``envelope`` (the ``Event`` and its parts; ``EventContext.event`` builds the header
+every event shares), ``ids`` (deterministic event ids), ``entity`` (what the listing
+reconciler needs of an entity), ``formats`` and ``ocsf/`` (an event as a Kafka record value).
+"""

@@ -14,9 +14,10 @@ Datetimes stay ``datetime`` objects until ``to_json``; orjson writes them as
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Required
+from typing import Any, Protocol, Required
 
 import orjson
 from pydantic import ConfigDict, with_config
@@ -52,18 +53,6 @@ EVENT_TYPES = (
     "audit.event",
 )
 """Every event type this version emits (the catalogue in ``docs/events.md``)."""
-
-TOPIC_STREAMS: dict[str, str] = {
-    "team": "team",
-    "member": "members",
-    "web_session": "sessions",
-    "desktop_client": "sessions",
-    "mobile_client": "sessions",
-    "session": "sessions",
-    "app": "apps",
-    "audit": "audit",
-}
-"""Event-type prefix (before the first dot) → the stream whose topic carries it."""
 
 
 @with_config(_DOCS)
@@ -269,11 +258,6 @@ class Event:
     raw: dict[str, Any] | None = None
     """The Dropbox record the event was built from (``events.include_raw``)."""
 
-    @property
-    def topic_stream(self) -> str:
-        """``team | members | sessions | apps | audit``: which topic carries this event."""
-        return TOPIC_STREAMS[self.event_type.partition(".")[0]]
-
     def key(self) -> bytes:
         """Kafka key: the team member, else the team (keeps one subject in one partition)."""
         user = self.user
@@ -344,18 +328,53 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+class Received(Protocol):
+    """An API record that remembers the dict it was validated from (``dropbox.models``)."""
+
+    def received(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventContext:
-    """What every event of one poll shares: the team and the moment of observation."""
+    """What every event of one poll shares: the team and the moment of observation.
+
+    ``event`` builds an event with that shared header, so builders name only what is theirs.
+    """
 
     team_id: str
     team_name: str
     observed_at: datetime
     include_raw: bool = True
+    quiet: bool = False
+    """A baseline poll: the diffs record the new states but build no change events."""
     team: TeamRef = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "team", TeamRef(id=self.team_id, name=self.team_name))
+
+    def event(
+        self, event_type: str, event_id: str, event_time: datetime | None = None, **parts: Any
+    ) -> Event:
+        """An event of this team, observed now; ``event_time`` defaults to the observation.
+        ``parts``: the optional ``Event`` fields (user, device, changes, raw, ...)."""
+        return Event(
+            event_id=event_id,
+            event_type=event_type,
+            event_time=event_time or self.observed_at,
+            observed_time=self.observed_at,
+            team=self.team,
+            **parts,
+        )
+
+    def raw(self, record: Received | Mapping[str, Any]) -> dict[str, Any] | None:
+        """The record as Dropbox sent it, or ``None`` when ``include_raw`` is off."""
+        if not self.include_raw:
+            return None
+        if isinstance(record, dict):
+            return record
+        if isinstance(record, Mapping):
+            return dict(record)
+        return record.received()
 
 
 SCHEMA_ID = "https://github.com/dropbox-streamer/dropbox-streamer/schemas/event.schema.json"

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["NAMESPACE", "digest", "epoch", "event_id"]
+__all__ = ["NAMESPACE", "SnapshotSlot", "digest", "epoch", "event_id", "slot_part"]
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:dropbox-streamer:event-id")
 """Never change: every event id depends on it."""
@@ -76,3 +76,13 @@ def _default(value: object) -> str:
 def epoch(value: datetime | None) -> int | None:
     """Whole seconds since the epoch (how states store timestamps), ``None`` stays ``None``."""
     return None if value is None else int(value.timestamp())
+
+
+SnapshotSlot = int | str
+"""Identifies one snapshot run, e.g. ``floor(unix time / interval)``; part of snapshot ids."""
+
+
+def slot_part(slot: SnapshotSlot | None, observed_at: datetime) -> str:
+    """The id part of a snapshot slot, defaulting to the observation second (then the ids
+    of a snapshot differ per run)."""
+    return str(epoch(observed_at) if slot is None else slot)

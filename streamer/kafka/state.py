@@ -1,54 +1,25 @@
-"""Worker state in a compacted Kafka topic: cursors and the previous poll, per subject.
+"""The state topic read back at start-up: every subject's newest state, into the stores.
 
-Keys are ``<team>/<stream>/<subject>`` (e.g. ``acme/members/dbmid:…``); values are JSON; a
-tombstone (null value) deletes a subject. State is written through the ``Publisher`` in the
-same batch (and, in exactly-once mode, the same transaction) as the events it covers, and read
-back once at start-up with ``read_committed``.
+The topic is compacted; keys are record keys ``<team>/<stream>/<subject>`` (``state.keys``),
+values the packed states, a tombstone (null value) deletes a subject. States are written
+through the ``Publisher`` with the events they cover (in exactly-once mode, in the same
+transaction) and read back here once, ``read_committed``. The vocabulary is ``streamer.state``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streamer.config import KafkaSettings
 from streamer.errors import KafkaUnavailableError
-from streamer.events.state_store import SAMPLES, TRAIN_AT, StateStore
 from streamer.kafka.connection import client_kwargs, partitions_of, stop_consumer
-from streamer.kafka.publisher import OutRecord
-
-StateMap = defaultdict[str, StateStore]
-"""``"<team>/<stream>"`` -> subject -> state as the JSON bytes of the topic. Kept packed (100k
-members' states are ~4x smaller as bytes than as dicts), and a large map keeps them compressed
-in memory with a dictionary of its own (``StateStore``: ~3x smaller again)."""
+from streamer.state import SAMPLES, TRAIN_AT, StateStore, StateStores, fold_record
 
 
-def state_key(team: str, stream: str, subject: str) -> bytes:
-    return f"{team}/{stream}/{subject}".encode()
-
-
-def state_record(topic: str, team: str, stream: str, subject: str, value: Any) -> OutRecord:
-    payload = value if value is None or isinstance(value, bytes) else orjson.dumps(value)
-    return OutRecord(topic, state_key(team, stream, subject), payload)
-
-
-def apply_record(states: StateMap, key: bytes, value: bytes | None) -> None:
-    """Fold one state-topic record into the map (later records win, tombstones delete)."""
-    team, stream, subject = key.decode().split("/", 2)
-    bucket = states[f"{team}/{stream}"]
-    if value is None:
-        if subject in bucket:  # not pop(): it would decompress the old value
-            del bucket[subject]
-    else:
-        # decoded lazily by whoever reads it (the store interns the subject)
-        bucket[subject] = bytes(value)
-
-
-async def restore_state(settings: KafkaSettings) -> StateMap:
+async def restore_state(settings: KafkaSettings) -> StateStores:
     """Read the whole state topic up to its end; return the newest value of every key."""
     topic = settings.topics.state
     consumer = AIOKafkaConsumer(
@@ -57,7 +28,7 @@ async def restore_state(settings: KafkaSettings) -> StateMap:
         isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
-    states: StateMap = defaultdict(StateStore)
+    states: StateStores = defaultdict(StateStore)
     try:
         await consumer.start()
         assigned = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
@@ -67,8 +38,8 @@ async def restore_state(settings: KafkaSettings) -> StateMap:
         await consumer.seek_to_beginning(*assigned)
         end = await consumer.end_offsets(assigned)
         if sum(end.values()) >= TRAIN_AT:
-            # A large team: its maps will compress, so train them early. Otherwise up to
-            # TRAIN_AT plain states per map are held at once, and freeing them after the
+            # A large team: its stores will compress, so train them early. Otherwise up to
+            # TRAIN_AT plain states per store are held at once, and freeing them after the
             # training leaves the heap fragmented.
             states = defaultdict(lambda: StateStore(train_at=SAMPLES))
         pending = {tp for tp in assigned if end[tp] > 0}
@@ -79,7 +50,7 @@ async def restore_state(settings: KafkaSettings) -> StateMap:
             batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=2000)
             for messages in batches.values():
                 for message in messages:
-                    apply_record(states, message.key, message.value)
+                    fold_record(states, message.key, message.value)
             for tp in list(pending):
                 if await consumer.position(tp) >= end[tp]:
                     pending.discard(tp)

@@ -18,7 +18,7 @@ def build_streams(settings: Settings) -> list[Stream]:
         streams.append(TeamStream())
     specs: tuple[InventorySpec[Any], ...] = (MEMBERS, SESSIONS, APPS)
     for spec in specs:
-        if cfg.get(spec.name).enabled:
+        if cfg.get(spec.entity.name).enabled:
             streams.append(InventoryStream(spec))
     if cfg.audit.enabled:
         streams.append(AuditStream(category=cfg.audit.category, lookback=cfg.audit.lookback))

@@ -16,9 +16,10 @@ from typing import Any
 
 from streamer.aio import prefetch
 from streamer.clock import format_dropbox_time, parse_dropbox_time
+from streamer.dropbox.models import parse_events
 from streamer.dropbox.pagination import audit_pages
-from streamer.events.normalize import audit_event
-from streamer.streams.base import BIG_PAGES_AHEAD, YIELD_EVERY, Batch, StreamContext
+from streamer.events.audit import audit_event
+from streamer.streams.base import BIG_PAGES_AHEAD, YIELD_EVERY, Batch, StreamContext, parse_page
 
 CURSOR = "cursor"
 OVERLAP = timedelta(minutes=15)
@@ -55,18 +56,15 @@ class AuditStream:
         )
         async for page in prefetch(pages, BIG_PAGES_AHEAD):
             ectx = ctx.event_context()
-            batch = Batch(records=len(page.records))
-            for i, record in enumerate(page.records):
+            records, rejected = parse_page(self.name, parse_events, page.records)
+            batch = Batch(rejected=rejected, records=len(page.records))
+            for i, record in enumerate(records):
                 if i and not i % YIELD_EVERY:
                     await asyncio.sleep(0)  # let the other streams' answers in (see base)
-                try:
-                    event = audit_event(record, ectx)
-                except (ValueError, TypeError, KeyError) as exc:
-                    batch.rejected.append({"record": record, "reason": str(exc)})
-                    continue
+                event = audit_event(record, ectx)
                 if event.event_id in recent:
                     continue  # overlap after a reset
-                recent[event.event_id] = str(record.get("timestamp", ""))
+                recent[event.event_id] = str(record.received().get("timestamp", ""))
                 batch.events.append(event)
             recent = _trim(recent)
             finished = self.end is not None and not page.has_more

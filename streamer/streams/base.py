@@ -8,21 +8,22 @@ and only then folds the state into ``StreamContext.state``. A stream never write
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
 
 from streamer.clock import Clock
 from streamer.config import Settings
 from streamer.dropbox.client import DropboxClient
+from streamer.dropbox.models import ParseResult, Record, RejectedRecord
 from streamer.events.envelope import Event, EventContext, UserRef
-from streamer.events.states import load_state
-from streamer.streams.gate import MemberGate
+from streamer.state import META, load_state
+from streamer.streams.latch import MemberLatch
 
-META = "~meta"  # subject holding per-stream bookkeeping (snapshot slot, cursors)
+R = TypeVar("R", bound=Record)
+
 PAGES_AHEAD = 8
 """API pages a stream fetches ahead of the one it is turning into events: the next request
-is in flight while a page is processed, and a stream waiting at its ``members_gate`` gets a
+is in flight while a page is processed, and a stream waiting at its ``members_latch`` gets a
 head start: on a first sync the device listing (the longest chain) runs only as fast as the
 members listing opens its members, and 8 rather than 4 pages ahead took 10k members at 50 ms
 from 5.4-5.8 s to 5.2-5.5 s. Bounded memory: a device or app page (~100 members) is ~1 MB
@@ -38,9 +39,12 @@ listing, the longest chain) would wait unread, adding to every step of that chai
 @dataclass
 class Batch:
     events: list[Event] = field(default_factory=list)
+    """For this stream's topic."""
+    member_events: list[Event] = field(default_factory=list)
+    """Facts about members this stream measured (``member.activity``): the members topic."""
     state: dict[str, Any] = field(default_factory=dict)
     """subject -> new state value; ``None`` deletes the subject."""
-    rejected: list[Any] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
     """Records that failed validation (logged and counted; never silently dropped)."""
     records: int = 0
     """How many API records this batch covers (for metrics)."""
@@ -62,16 +66,17 @@ class StreamContext:
     """The state map of another stream of the same team."""
     replay: bool = False
     """Emit snapshots of everything, diff nothing, write no state (``--replay``)."""
-    members_gate: MemberGate | None = None
+    members_latch: MemberLatch | None = None
     """Set while the members stream's first listing runs beside this stream: wait at it
-    before reading a member's directory entry (``streams.gate``). Fetching starts at once."""
+    before reading a member's directory entry (``streams.latch``). Fetching starts at once."""
 
-    def event_context(self, observed_at: datetime | None = None) -> EventContext:
+    def event_context(self, *, quiet: bool = False) -> EventContext:
         return EventContext(
             team_id=self.team_id,
             team_name=self.team_name,
-            observed_at=observed_at or self.clock.now(),
+            observed_at=self.clock.now(),
             include_raw=self.settings.events.include_raw,
+            quiet=quiet,
         )
 
     def baseline(self) -> bool:
@@ -107,6 +112,17 @@ class StreamContext:
     def peer(self, stream: str, subject: str) -> Any:
         """Another stream's state of ``subject`` (e.g. sessions, for activity summaries)."""
         return self.peers(stream).get(subject)
+
+
+def parse_page(
+    stream: str,
+    parse: Callable[[list[dict[str, Any]]], ParseResult[R]],
+    records: list[dict[str, Any]],
+) -> tuple[list[R], list[RejectedRecord]]:
+    """The one way a stream reads API records: typed records, and the rejected ones
+    stamped with the stream that read them."""
+    ok, rejected = parse(records)
+    return ok, [replace(r, stream=stream) for r in rejected]
 
 
 class Stream(Protocol):

@@ -1,23 +1,11 @@
-"""Inventory streams: list everything, diff each subject against the previous poll.
+"""Inventory streams: list everything, reconcile it with the stored states.
 
-Members, sessions/devices and linked apps differ only in the route, the record model, how a
-record names its subject (the team member) and which diff/snapshot functions apply, so one
-loop serves all three, described by an ``InventorySpec``.
-
-Per page: parse, diff each subject against its stored state, yield events + changed state.
-After a complete listing: every stored subject that was not listed has vanished; its diff
-against "nothing" closes it (member removed, sessions ended, apps unlinked) and its state is
-deleted. A listing cut short by a crash or a stop is simply started again: subjects already
-committed diff as unchanged, so nothing is emitted twice. A listing that Dropbox restarts (a
-cursor reset) skips the subjects this poll already handled; a change to one of them in between
-is seen by the next poll.
-
-Snapshots (and activity summaries) are due per slot, and the slot is recorded in ``META`` only
-by the last batch. So that a listing restarted within the slot does not snapshot again what
-it already committed, each page that snapshots records its subjects under a bookkeeping
-subject ``~snapshot:<first subject>``, committed with the page's events (in the same
-transaction in exactly-once mode); the last batch deletes them. Subjects starting with ``~``
-are bookkeeping, never members.
+Members, sessions/devices and linked apps differ only in the route, the record model and the
+entity (``events.<entity>``: subject, diff, snapshots), so one driver serves all three,
+described by an ``InventorySpec``. The driver does the I/O: it fetches and parses pages,
+waits at the members latch where a member's directory entry is not committed yet, and lets
+the event loop run between chunks of records. What a listing emits is decided by the pure
+reconciler, ``streams.reconcile.Listing``.
 """
 
 from __future__ import annotations
@@ -32,6 +20,8 @@ from streamer.dropbox.client import DropboxClient
 from streamer.dropbox.models import (
     MemberDevices,
     MemberLinkedApps,
+    ParseResult,
+    Record,
     TeamMemberInfoV2,
     parse_linked_apps,
     parse_member_devices,
@@ -43,54 +33,34 @@ from streamer.dropbox.pagination import (
     members_devices_pages,
     members_pages,
 )
-from streamer.events.diff import (
-    diff_member,
-    diff_member_apps,
-    diff_member_devices,
-    member_activity,
-)
+from streamer.events.activity import member_activity
+from streamer.events.apps import APPS as APPS_ENTITY
+from streamer.events.entity import Entity
 from streamer.events.envelope import Event, EventContext, UserRef
-from streamer.events.normalize import app_snapshots, member_snapshot, session_snapshots
+from streamer.events.ids import SnapshotSlot
+from streamer.events.members import MEMBERS as MEMBERS_ENTITY
+from streamer.events.sessions import SESSIONS as SESSIONS_ENTITY
+from streamer.state import Stored
 from streamer.streams.base import (
     BIG_PAGES_AHEAD,
-    META,
     PAGES_AHEAD,
     YIELD_EVERY,
     Batch,
     StreamContext,
+    parse_page,
 )
+from streamer.streams.reconcile import Listing, Plan, Summary
 
-R = TypeVar("R")
-
-PROGRESS = "~snapshot:"  # + the first subject of a page whose snapshots are committed
-
-Diff = Callable[[Any | None, R | None, UserRef | None, EventContext, bool], tuple[list[Event], Any]]
-"""(previous state, record or None, user, context, quiet) -> (events, new state); ``quiet``:
-build no events, only the state (the baseline poll would drop them)."""
-Snapshot = Callable[[R, UserRef | None, EventContext, int], list[Event]]
-"""(record, its member's directory entry, context, slot) -> snapshot events."""
-
-Summary = Callable[
-    [str, Any | None, UserRef | None, StreamContext, EventContext, int], Event | None
-]
-"""(member id, its fresh state of this stream, directory entry, ...) -> summary event."""
-
-
-TAIL_BATCH = 1000
-"""At most this many events per batch after the listing (vanished subjects, summaries)."""
+R = TypeVar("R", bound=Record)
 
 
 @dataclass(frozen=True)
 class InventorySpec(Generic[R]):
-    name: str
+    entity: Entity[R]
     pages: Callable[[DropboxClient], AsyncIterator[Page]]
-    parse: Callable[[list[dict[str, Any]]], tuple[list[R], list[Any]]]
-    subject: Callable[[R], str]
-    diff: Diff[R]
-    snapshot: Snapshot[R]
-    summary: Summary | None = None
-    """Per-member summary emitted with each snapshot, from the subject's fresh state; members
-    this listing did not show get one too, from an empty state."""
+    parse: Callable[[list[dict[str, Any]]], ParseResult[R]]
+    summary: Callable[[StreamContext], Summary | None] | None = None
+    """Makes the per-member summary of one poll (``reconcile.Summary``)."""
     pages_ahead: int = PAGES_AHEAD
     """Pages fetched ahead (members pages hold 1000 records, device/app pages ~100 members)."""
     directory: bool = True
@@ -98,133 +68,73 @@ class InventorySpec(Generic[R]):
 
 
 class InventoryStream(Generic[R]):
+    """Drives one listing: fetches and parses the pages, waits where the directory is not
+    yet committed, and lets the event loop breathe; the reconciler does the rest."""
+
     def __init__(self, spec: InventorySpec[R]) -> None:
         self.spec = spec
-        self.name = spec.name
+        self.name = spec.entity.name
 
     async def poll(self, ctx: StreamContext) -> AsyncIterator[Batch]:
-        spec = self.spec
+        spec, entity, latch = self.spec, self.spec.entity, ctx.members_latch
         baseline = ctx.baseline()
-        slot = ctx.snapshot_slot()
-        progress = [s for s in ctx.state if s.startswith(PROGRESS)]
-        if baseline and ctx.settings.events.snapshot_interval <= 0 and progress:
-            # no scheduled slots: the baseline's slot is the time it began, and a baseline
-            # restarted after a crash keeps the one its committed pages were snapshotted in
-            slot = (ctx.stored(progress[0]) or {}).get("slot", slot)
-        done = _snapshotted(ctx, progress, slot)
-        seen: set[str] = set()
-        gate = ctx.members_gate
-        pages = prefetch(spec.pages(ctx.client), spec.pages_ahead)
-        async for page in pages:
-            ectx = ctx.event_context()
-            records, rejected = spec.parse(page.records)
-            batch = Batch(rejected=rejected, records=len(page.records))
-            # A record that failed validation was still listed: never mistake it for gone.
-            seen.update(r.subject for r in rejected if getattr(r, "subject", None))
-            snapped: list[str] = []
-            for i, record in enumerate(records):
-                if i and not i % YIELD_EVERY:
+        plan = Plan.of(
+            ctx.state,
+            baseline=baseline,
+            replay=ctx.replay,
+            slot=ctx.snapshot_slot(),
+            scheduled=ctx.settings.events.snapshot_interval > 0,
+        )
+        listing = Listing(
+            entity,
+            ctx.state,
+            plan,
+            directory=ctx.directory if spec.directory else None,
+            summary=spec.summary(ctx) if spec.summary is not None else None,
+            members=ctx.peers("members"),
+        )
+        async for page in prefetch(spec.pages(ctx.client), spec.pages_ahead):
+            ectx = ctx.event_context(quiet=baseline)
+            records, rejected = parse_page(self.name, spec.parse, page.records)
+            batch = listing.start_page(rejected, len(page.records))
+            for start in range(0, len(records), YIELD_EVERY):
+                if start:
                     await asyncio.sleep(0)  # let the other streams' answers in (see base)
-                subject = spec.subject(record)
-                if subject in seen:
-                    # listed again after a cursor reset: this poll has handled it (its state may
-                    # not be committed yet, so a second diff would repeat its events)
-                    continue
-                seen.add(subject)
-                user = None
-                if spec.directory:
-                    if gate is not None and not gate.is_open(subject):
-                        await gate.wait(subject)  # its directory entry is not committed yet
-                    user = ctx.directory(subject)  # once: snapshot, diff and summary share it
-                due = slot if subject not in done else None  # this subject's snapshot
-                if due is not None:
-                    batch.events.extend(spec.snapshot(record, user, ectx, due))
-                    snapped.append(subject)
-                if ctx.replay:
-                    continue
-                previous = ctx.state.get(subject)
-                events, state = spec.diff(previous, record, user, ectx, baseline)
-                if not baseline:
-                    batch.events.extend(events)
-                if state is not previous:  # diff functions return `previous` when unchanged
-                    batch.state[subject] = state
-                if due is not None and spec.summary is not None:
-                    summary = spec.summary(subject, state, user, ctx, ectx, due)
-                    if summary is not None:
-                        batch.events.append(summary)
-            if snapped and not ctx.replay:
-                marker = PROGRESS + snapped[0]
-                batch.state[marker] = {"slot": slot, "subjects": snapped}
-                progress.append(marker)
-            yield batch
+                pairs = [(entity.subject(r), r) for r in records[start : start + YIELD_EVERY]]
+                if spec.directory and latch is not None:
+                    for subject, _ in pairs:
+                        if not latch.is_open(subject):
+                            await latch.wait(subject)  # its directory entry is not committed yet
+                listing.add(batch, pairs, ectx)
+            yield listing.end_page(batch)
         if ctx.replay:
             return
-        if gate is not None:
-            await gate.wait_complete()  # "not listed" is judged against every member
-        ectx = ctx.event_context()
-        final = Batch()
-        for subject in [s for s in list(ctx.state) if not _bookkeeping(s) and s not in seen]:
-            events, _ = spec.diff(ctx.state[subject], None, ctx.directory(subject), ectx, baseline)
-            if not baseline:
-                final.events.extend(events)
-            final.state[subject] = None
-            if len(final.events) >= TAIL_BATCH:
-                yield final  # bounded memory when many subjects vanish at once
-                final = Batch()
-        meta = {**(ctx.stored(META) or {}), "baselined": True}
-        if slot is not None:
-            if spec.summary is not None:
-                members = ctx.peers("members")
-                for member_id in [
-                    m for m in list(members) if not _bookkeeping(m) and m not in seen
-                ]:
-                    user = ctx.directory(member_id)
-                    summary = spec.summary(member_id, None, user, ctx, ectx, slot)
-                    if summary is not None:
-                        final.events.append(summary)
-                    if len(final.events) >= TAIL_BATCH:
-                        yield final  # e.g. 30k members without a device: not one batch
-                        final = Batch()
-            meta["snapshot_slot"] = slot
-        for marker in progress:
-            final.state[marker] = None  # the slot goes into META with this very batch
-        if meta != ctx.stored(META):
-            final.state[META] = meta
-        yield final
+        if latch is not None:
+            await latch.wait_complete()  # "not listed" is judged against every member
+        for batch in listing.finish(ctx.event_context(quiet=baseline)):
+            yield batch
 
 
-def _bookkeeping(subject: str) -> bool:
-    return subject.startswith("~")  # META and PROGRESS markers, never a member
-
-
-def _snapshotted(ctx: StreamContext, progress: list[str], slot: int | None) -> set[str]:
-    """Subjects whose snapshot for ``slot`` an interrupted listing already committed."""
-    done: set[str] = set()
-    if slot is None:
-        return done
-    for marker in progress:
-        value = ctx.stored(marker) or {}
-        if value.get("slot") == slot:
-            done.update(value.get("subjects", ()))
-    return done
-
-
-def _activity(
-    member_id: str,
-    devices: Any | None,
-    user: UserRef | None,
-    ctx: StreamContext,
-    ectx: EventContext,
-    slot: int,
-) -> Event | None:
+def _activity(ctx: StreamContext) -> Summary | None:
     """``member.activity`` from the member's fresh sessions state (taken with the sessions
     snapshot, so it counts what this very listing showed)."""
-    if _bookkeeping(member_id) or not ctx.settings.events.activity_summary:
+    if not ctx.settings.events.activity_summary:
         return None
-    member = ctx.peer("members", member_id)
-    if member is None or user is None or user.get("status") == "removed":
-        return None
-    return member_activity(member, devices, ctx.peer("apps", member_id), user, ectx, slot)
+    members, apps = ctx.peers("members"), ctx.peers("apps")
+
+    def activity(
+        member_id: str,
+        devices: Stored | None,
+        user: UserRef | None,
+        ectx: EventContext,
+        slot: SnapshotSlot,
+    ) -> Event | None:
+        member = members.get(member_id)
+        if member is None or user is None or user.get("status") == "removed":
+            return None
+        return member_activity(member, devices, apps.get(member_id), user, ectx, slot)
+
+    return activity
 
 
 def _all_members(client: DropboxClient) -> AsyncIterator[Page]:
@@ -233,33 +143,22 @@ def _all_members(client: DropboxClient) -> AsyncIterator[Page]:
 
 
 MEMBERS: InventorySpec[TeamMemberInfoV2] = InventorySpec(
-    name="members",
+    entity=MEMBERS_ENTITY,
     pages=_all_members,
     parse=parse_members,
-    subject=lambda info: info.profile.team_member_id,
-    diff=lambda prev, cur, _user, ectx, quiet: diff_member(prev, cur, ectx, quiet=quiet),
-    snapshot=lambda info, _user, ectx, slot: [member_snapshot(info, ectx, slot)],
     pages_ahead=BIG_PAGES_AHEAD,
     directory=False,
 )
 
 SESSIONS: InventorySpec[MemberDevices] = InventorySpec(
-    name="sessions",
+    entity=SESSIONS_ENTITY,
     pages=members_devices_pages,
     parse=parse_member_devices,
-    subject=lambda devices: devices.team_member_id,
-    diff=lambda prev, cur, user, ectx, quiet: diff_member_devices(
-        prev, cur, user, ectx, quiet=quiet
-    ),
-    snapshot=session_snapshots,
     summary=_activity,
 )
 
 APPS: InventorySpec[MemberLinkedApps] = InventorySpec(
-    name="apps",
+    entity=APPS_ENTITY,
     pages=linked_apps_pages,
     parse=parse_linked_apps,
-    subject=lambda apps: apps.team_member_id,
-    diff=lambda prev, cur, user, ectx, quiet: diff_member_apps(prev, cur, user, ectx, quiet=quiet),
-    snapshot=app_snapshots,
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from streamer.events.diff import diff_team
-from streamer.events.normalize import team_snapshot
-from streamer.streams.base import META, Batch, StreamContext
+from streamer.dropbox.models import parse_features, parse_team_infos
+from streamer.events.team import SUBJECT, TeamRecord, diff_team, team_snapshot
+from streamer.state import META
+from streamer.streams.base import Batch, StreamContext, parse_page
 
 FEATURES = [
     "upload_api_rate_limit",
@@ -15,7 +16,6 @@ FEATURES = [
     "has_team_selective_sync",
     "has_distinct_member_homes",
 ]
-SUBJECT = "team"
 
 
 class TeamStream:
@@ -27,16 +27,22 @@ class TeamStream:
             "team/features/get_values", {"features": [{".tag": f} for f in FEATURES]}
         )
         values = features.get("values", []) if isinstance(features, dict) else []
+        infos, rejected = parse_page(self.name, parse_team_infos, [info])
+        values, rejected_values = parse_page(self.name, parse_features, values)
+        batch = Batch(rejected=rejected + rejected_values, records=1)
+        if not infos:
+            yield batch  # nothing to compare without the team's info: try again next poll
+            return
+        team = TeamRecord(infos[0], values)
         ectx = ctx.event_context()
-        batch = Batch(records=1)
         slot = ctx.snapshot_slot()
         if slot is not None:
-            batch.events.append(team_snapshot(info, values, ectx, slot))
+            batch.events.append(team_snapshot(team, ectx, slot))
             if not ctx.replay:
                 batch.state[META] = {"snapshot_slot": slot, "baselined": True}
         if not ctx.replay:
             previous = ctx.state.get(SUBJECT)
-            events, state = diff_team(previous, info, values, ectx)
+            events, state = diff_team(previous, team, None, ectx)
             batch.events.extend(events)
             if state is not previous:
                 batch.state[SUBJECT] = state

@@ -31,7 +31,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streamer.app import RunOptions, run_service
 from streamer.clock import Clock, SystemClock
 from streamer.config import STREAM_NAMES, Settings
-from streamer.events.envelope import TOPIC_STREAMS
 from streamer.kafka.connection import partitions_of, stop_consumer
 from streamer.metrics import Metrics
 from tests.integration.connector_support import base_config, merge
@@ -407,11 +406,24 @@ def fact_of(event: Mapping[str, Any]) -> Fact:
     return (kind, str(device.get("session_id") or user))
 
 
+# event-type prefix -> the stream that emits it
+_EMITTED_BY = {
+    "team": "team",
+    "member": "members",
+    "web_session": "sessions",
+    "desktop_client": "sessions",
+    "mobile_client": "sessions",
+    "session": "sessions",
+    "app": "apps",
+    "audit": "audit",
+}
+
+
 def stream_of(event_type: str) -> str:
     """The stream whose batches (and checkpoints) carry this event type."""
     if event_type == "member.activity":
         return "sessions"  # taken with the sessions listing, published on the members topic
-    return TOPIC_STREAMS[event_type.split(".", 1)[0]]
+    return _EMITTED_BY[event_type.split(".", 1)[0]]
 
 
 @dataclass

@@ -32,11 +32,10 @@ import pytest
 from streamer.clock import ManualClock
 from streamer.config import STREAM_NAMES, Settings
 from streamer.dropbox.transport import AiohttpTransport
-from streamer.events.state_store import StateStore
 from streamer.kafka.publisher import OutRecord
-from streamer.kafka.state import StateMap
 from streamer.metrics import Metrics
 from streamer.simulator import SimulatorConfig, SimulatorServer
+from streamer.state import StateStore, StateStores
 from streamer.worker import TeamWorker
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -135,7 +134,7 @@ async def _records(fmt: str, first_poll: str) -> list[str]:
     try:
         async with server.running() as sim:
             settings = _settings(sim.url, fmt, first_poll, None)
-            states = StateMap(StateStore)
+            states = StateStores(StateStore)
             for n in range(ROUNDS):
                 for stream in ORDER:
                     await run(stream, f"poll {n} {stream}")

@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streamer.config import KafkaSettings
-from streamer.events.state_store import TRAIN_AT
-from streamer.kafka.state import restore_state, state_key
+from streamer.kafka.state import restore_state
+from streamer.state import TRAIN_AT, record_key
 from tests.kafka_broker import KafkaTopicFactory
 
 pytestmark = pytest.mark.kafka
@@ -47,10 +47,10 @@ async def test_a_large_state_topic_restores_newest_values_into_compressed_maps(
     try:
         for i in range(members):
             await producer.send(
-                topic, _state(i, 0), key=state_key("acme", "members", f"dbmid:{i:08d}")
+                topic, _state(i, 0), key=record_key("acme", "members", f"dbmid:{i:08d}")
             )
         for i in range(0, members, 7):  # a newer value for some, a tombstone for others
-            key = state_key("acme", "members", f"dbmid:{i:08d}")
+            key = record_key("acme", "members", f"dbmid:{i:08d}")
             await producer.send(topic, _state(i, 1) if i % 2 else None, key=key)
         await producer.flush()
     finally:

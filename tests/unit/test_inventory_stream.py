@@ -19,11 +19,10 @@ from streamer.clock import ManualClock
 from streamer.config import Settings
 from streamer.dropbox.pagination import MEMBERS_CONTINUE, MEMBERS_LIST
 from streamer.errors import RouteError
-from streamer.events.state_store import StateStore
-from streamer.events.states import pack_state
 from streamer.simulator.world import World
-from streamer.streams.base import META, StreamContext
-from streamer.streams.inventory import MEMBERS, PROGRESS, InventoryStream
+from streamer.state import META, PROGRESS, StateStore, pack_state
+from streamer.streams.base import StreamContext
+from streamer.streams.inventory import MEMBERS, InventoryStream
 
 PAGE = 7
 

@@ -4,8 +4,8 @@ import click
 import pytest
 
 from streamer.events.envelope import Event
-from streamer.events.normalize import session_snapshots
 from streamer.events.ocsf import ocsf_json
+from streamer.events.sessions import session_snapshots
 from streamer.kafka.tail import Received
 from streamer.run_command import _brief, parse_when
 

@@ -29,18 +29,32 @@ from pydantic import TypeAdapter
 from streamer.dropbox.models import (
     MemberDevices,
     MemberLinkedApps,
+    TeamEvent,
     TeamMemberInfoV2,
+    parse_events,
     parse_linked_apps,
     parse_member_devices,
     parse_members,
 )
 from streamer.events.envelope import Event, EventContext
 from streamer.events.ids import epoch
-from streamer.events.states import State, load_state
+from streamer.events.team import TeamRecord
+from streamer.state import State, load_state
 
 TEAM_ID = "dbtid:AAFdgehTzw7WlXhZJsbGCLePe8RvQGYDr-I"
 T0 = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def team_event(record: dict[str, Any] | TeamEvent) -> TeamEvent:
+    """A team-log record as the audit stream reads it: typed by the page parser (which
+    keeps the dict it came from as ``raw``). Raises ``ValueError`` for an invalid one."""
+    if isinstance(record, TeamEvent):
+        return record
+    parsed = parse_events([record])
+    if parsed.rejected:
+        raise ValueError(parsed.rejected[0].reason)
+    return parsed.ok[0]
 
 
 def ctx(observed: datetime = T0, *, include_raw: bool = True) -> EventContext:
@@ -775,19 +789,12 @@ def apps_records(draw: st.DrawFn, tmid: str = "dbmid:AAAmember") -> dict[str, An
 
 def sample_events() -> dict[str, Event]:
     """One realistic event per event type, built through the public functions."""
-    from streamer.events import (
-        app_snapshots,
-        audit_event,
-        diff_member,
-        diff_member_apps,
-        diff_member_devices,
-        diff_team,
-        member_activity,
-        member_snapshot,
-        session_snapshots,
-        team_snapshot,
-        user_ref,
-    )
+    from streamer.events.activity import member_activity
+    from streamer.events.apps import app_snapshots, diff_member_apps
+    from streamer.events.audit import audit_event
+    from streamer.events.members import diff_member, member_snapshot, user_ref
+    from streamer.events.sessions import diff_member_devices, session_snapshots
+    from streamer.events.team import diff_team, team_snapshot
 
     c0 = ctx(datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC))
     c1 = ctx(datetime(2026, 3, 1, 12, 5, 0, tzinfo=UTC))
@@ -807,17 +814,17 @@ def sample_events() -> dict[str, Event]:
             account_id=None,
         )
     )
-    events, s = diff_member(None, invited, c0)
+    events, s = diff_member(None, invited, None, c0)
     keep(events)
     active = one_member(member_record(tmid, joined_on="2026-03-01T11:58:00Z"))
-    events, s = diff_member(s, active, c1)
+    events, s = diff_member(s, active, None, c1)
     keep(events)
     suspended = one_member(
         member_record(tmid, status={".tag": "suspended"}, suspended_on="2026-03-01T12:03:10Z")
     )
-    events, s = diff_member(s, suspended, c1)
+    events, s = diff_member(s, suspended, None, c1)
     keep(events)
-    events, s = diff_member(s, active, c1)
+    events, s = diff_member(s, active, None, c1)
     keep(events)
     admin = one_member(
         member_record(
@@ -826,14 +833,14 @@ def sample_events() -> dict[str, Event]:
             roles=[{"role_id": "pid_dbtmr:1", "name": "Team admin", "description": "All"}],
         )
     )
-    events, s = diff_member(s, admin, c1)
+    events, s = diff_member(s, admin, None, c1)
     keep(events)
     removed = one_member(
         member_record(
             tmid, status={".tag": "removed", "is_recoverable": True, "is_disconnected": False}
         )
     )
-    keep(diff_member(s, removed, c1)[0])
+    keep(diff_member(s, removed, None, c1)[0])
     keep([member_snapshot(admin, c0, slot=20513)])
     user = user_ref(admin.profile)
 
@@ -867,11 +874,15 @@ def sample_events() -> dict[str, Event]:
 
     keep([member_activity(s, d, a, None, c0, slot=20513)])
 
-    keep([team_snapshot(team_info(), FEATURES, c0, slot=20513)])
-    _, t = diff_team(None, team_info(), FEATURES, c0)
+    keep([team_snapshot(TeamRecord(team_info(), FEATURES), c0, slot=20513)])
+    _, t = diff_team(None, TeamRecord(team_info(), FEATURES), None, c0)
     policies = team_info()["policies"]
     policies["sharing"]["shared_link_create_policy"] = {".tag": "team_only"}
-    keep(diff_team(t, team_info(num_licensed_users=60, policies=policies), FEATURES, c1)[0])
+    keep(
+        diff_team(
+            t, TeamRecord(team_info(num_licensed_users=60, policies=policies), FEATURES), None, c1
+        )[0]
+    )
 
-    keep([audit_event(sdk_login_event(), c1)])
+    keep([audit_event(team_event(sdk_login_event()), c1)])
     return out

@@ -28,18 +28,13 @@ from event_support import (
 )
 
 from streamer.dropbox.models import MemberLinkedApps, parse_features, parse_team_info
-from streamer.events import (
-    apps_state,
-    diff_member,
-    diff_member_apps,
-    diff_member_devices,
-    diff_team,
-    member_activity,
-    team_state,
-)
+from streamer.events.activity import member_activity
+from streamer.events.apps import apps_state, diff_member_apps
 from streamer.events.envelope import UserRef
-from streamer.events.normalize import team_settings
-from streamer.events.states import pack_state
+from streamer.events.members import diff_member
+from streamer.events.sessions import diff_member_devices
+from streamer.events.team import TeamRecord, diff_team, team_settings, team_state
+from streamer.state import pack_state
 
 TMID = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU"
 USER = UserRef(team_member_id=TMID, email="franz@acme.example", status="active")
@@ -157,7 +152,9 @@ def test_apps_without_optional_fields() -> None:
 
 
 def test_team_settings_flatten_unions_to_their_tags() -> None:
-    settings = team_settings(parse_team_info(sdk_team_info()), parse_features(sdk_features()).ok)
+    settings = team_settings(
+        TeamRecord(parse_team_info(sdk_team_info()), parse_features(sdk_features()).ok)
+    )
     assert settings["name"] == "Dropbox Inc."
     assert settings["policies.sharing.shared_link_create_policy"] == "team_only"
     assert settings["policies.emm_state"] == "disabled"
@@ -167,12 +164,14 @@ def test_team_settings_flatten_unions_to_their_tags() -> None:
     assert settings["features.has_team_file_events"] == "enabled"
     assert settings["features.has_team_file_events.enabled"] is True
     # dicts or models, same result
-    assert settings == team_settings(sdk_team_info(), sdk_features())
+    assert settings == team_settings(TeamRecord(sdk_team_info(), sdk_features()))
 
 
 def test_team_settings_keep_unknown_policies_and_features() -> None:
     info = team_info(policies={"new_policy": {".tag": "strict", "level": 3}})
-    settings = team_settings(info, [{".tag": "other"}, {".tag": "new_feature", "new_feature": 7}])
+    settings = team_settings(
+        TeamRecord(info, [{".tag": "other"}, {".tag": "new_feature", "new_feature": 7}])
+    )
     assert settings["policies.new_policy"] == "strict"
     assert settings["policies.new_policy.level"] == 3
     assert settings["features.new_feature"] == 7
@@ -180,19 +179,21 @@ def test_team_settings_keep_unknown_policies_and_features() -> None:
 
 
 def test_first_team_poll_only_records_state() -> None:
-    events, state = diff_team(None, team_info(), FEATURES, ctx())
+    events, state = diff_team(None, TeamRecord(team_info(), FEATURES), None, ctx())
     assert events == []
-    assert state == team_state(team_info(), FEATURES)
+    assert state == team_state(TeamRecord(team_info(), FEATURES))
     assert state["rev"] == 0
 
 
 def test_team_changes_are_one_team_changed() -> None:
-    _, prev = diff_team(None, team_info(), FEATURES, ctx())
+    _, prev = diff_team(None, TeamRecord(team_info(), FEATURES), None, ctx())
     policies = copy.deepcopy(team_info()["policies"])
     policies["sharing"]["shared_link_create_policy"] = {".tag": "team_only"}
     del policies["office_addin"]
     features = [*FEATURES[:2], {".tag": "has_team_selective_sync", "has_team_selective_sync": True}]
-    events, state = diff_team(prev, team_info(name="Acme", policies=policies), features, LATER)
+    events, state = diff_team(
+        prev, TeamRecord(team_info(name="Acme", policies=policies), features), None, LATER
+    )
     (event,) = events
     assert event.event_type == "team.changed"
     assert event.key() == b"dbtid:AAFdgehTzw7WlXhZJsbGCLePe8RvQGYDr-I"
@@ -214,19 +215,21 @@ def test_team_changes_are_one_team_changed() -> None:
 
 
 def test_unchanged_team_keeps_the_state_object() -> None:
-    _, prev = diff_team(None, team_info(), FEATURES, ctx())
-    assert diff_team(prev, team_info(), FEATURES, LATER) == ([], prev)
+    _, prev = diff_team(None, TeamRecord(team_info(), FEATURES), None, ctx())
+    assert diff_team(prev, TeamRecord(team_info(), FEATURES), None, LATER) == ([], prev)
     packed = pack_state(prev)
-    events, state = diff_team(packed, team_info(), FEATURES, LATER)
+    events, state = diff_team(packed, TeamRecord(team_info(), FEATURES), None, LATER)
     assert events == []
     assert state is packed
 
 
 def test_a_team_setting_flipped_back_and_forth_gets_new_ids() -> None:
-    _, state = diff_team(None, team_info(), FEATURES, ctx())
+    _, state = diff_team(None, TeamRecord(team_info(), FEATURES), None, ctx())
     ids = []
     for licensed in (60, 50, 60):
-        events, state = diff_team(state, team_info(num_licensed_users=licensed), FEATURES, LATER)
+        events, state = diff_team(
+            state, TeamRecord(team_info(num_licensed_users=licensed), FEATURES), None, LATER
+        )
         ids.append(events[0].event_id)
     assert len(set(ids)) == 3
 
@@ -235,7 +238,7 @@ def test_a_team_setting_flipped_back_and_forth_gets_new_ids() -> None:
 
 
 def test_member_activity_summarises_the_states() -> None:
-    _, member = diff_member(None, one_member(member_record(TMID)), ctx())
+    _, member = diff_member(None, one_member(member_record(TMID)), None, ctx())
     _, devices = diff_member_devices(
         None,
         one_devices(

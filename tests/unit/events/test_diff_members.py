@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from event_support import T0, apply_member, check_event, ctx, member_record, one_member
 
-from streamer.events import diff_member, member_state, vanished_member
 from streamer.events.envelope import Event
-from streamer.events.states import pack_state
+from streamer.events.members import diff_member, member_state, vanished_member
+from streamer.state import pack_state
 
 TMID = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU"
 LATER = ctx(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
@@ -28,7 +28,7 @@ def rec(status: str = "active", **profile: object) -> dict:
 
 
 def state_of(status: str = "active", **profile: object) -> dict:
-    _, state = diff_member(None, one_member(rec(status, **profile)), ctx())
+    _, state = diff_member(None, one_member(rec(status, **profile)), None, ctx())
     assert isinstance(state, dict)
     return state
 
@@ -51,7 +51,7 @@ def types(events: list[Event]) -> list[str]:
 def test_first_sight_emits_the_lifecycle_event_dated_by_dropbox(
     status: str, expected: str, event_time: datetime
 ) -> None:
-    events, state = diff_member(None, one_member(rec(status)), ctx())
+    events, state = diff_member(None, one_member(rec(status)), None, ctx())
     assert types(events) == [expected]
     event = events[0]
     assert event.event_time == event_time
@@ -70,18 +70,18 @@ def test_first_sight_emits_the_lifecycle_event_dated_by_dropbox(
 
 
 def test_first_sight_of_a_removed_member_emits_nothing_but_keeps_state() -> None:
-    events, state = diff_member(None, one_member(rec("removed")), ctx())
+    events, state = diff_member(None, one_member(rec("removed")), None, ctx())
     assert events == []
     assert isinstance(state, dict)
     assert state["status"] == "removed"
     assert state["rev"] == 0
     # ... and staying removed, or vanishing later, stays quiet
-    assert diff_member(state, one_member(rec("removed")), LATER) == ([], state)
+    assert diff_member(state, one_member(rec("removed")), None, LATER) == ([], state)
     assert vanished_member(state, LATER) == []
 
 
 def test_first_sight_of_an_unknown_status_is_a_member_updated() -> None:
-    events, state = diff_member(None, one_member(rec("future_status")), ctx())
+    events, state = diff_member(None, one_member(rec("future_status")), None, ctx())
     assert types(events) == ["member.updated"]
     assert events[0].changes == {"status": {"old": None, "new": "future_status"}}
     assert isinstance(state, dict)
@@ -89,7 +89,7 @@ def test_first_sight_of_an_unknown_status_is_a_member_updated() -> None:
 
 
 def test_a_missing_timestamp_dates_the_event_at_observation() -> None:
-    events, _ = diff_member(None, one_member(rec("active", joined_on=None)), ctx())
+    events, _ = diff_member(None, one_member(rec("active", joined_on=None)), None, ctx())
     assert events[0].event_time == T0
 
 
@@ -115,7 +115,7 @@ def test_a_missing_timestamp_dates_the_event_at_observation() -> None:
 )
 def test_status_transitions(before: str, after: str, expected: str) -> None:
     prev = state_of(before)
-    events, state = diff_member(prev, one_member(rec(after)), LATER)
+    events, state = diff_member(prev, one_member(rec(after)), None, LATER)
     assert types(events) == [expected]
     assert events[0].changes == {"status": {"old": before, "new": after}}
     assert isinstance(state, dict)
@@ -127,15 +127,15 @@ def test_status_transitions(before: str, after: str, expected: str) -> None:
 
 def test_suspension_is_dated_by_suspended_on_and_unsuspension_by_observation() -> None:
     prev = state_of("active")
-    events, state = diff_member(prev, one_member(rec("suspended")), LATER)
+    events, state = diff_member(prev, one_member(rec("suspended")), None, LATER)
     assert events[0].event_time == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-    events, _ = diff_member(state, one_member(rec("active")), LATER)
+    events, _ = diff_member(state, one_member(rec("active")), None, LATER)
     assert events[0].event_type == "member.unsuspended"
     assert events[0].event_time == LATER.observed_at
 
 
 def test_removed_member_event_carries_status_details() -> None:
-    events, _ = diff_member(state_of("active"), one_member(rec("removed")), LATER)
+    events, _ = diff_member(state_of("active"), one_member(rec("removed")), None, LATER)
     assert events[0].member is not None
     assert events[0].member["status_details"] == {"is_recoverable": True, "is_disconnected": False}
 
@@ -143,7 +143,7 @@ def test_removed_member_event_carries_status_details() -> None:
 def test_status_change_and_field_changes_are_two_events() -> None:
     prev = state_of("invited")
     cur = one_member(rec("active", email="new@acme.example"))
-    events, state = diff_member(prev, cur, LATER)
+    events, state = diff_member(prev, cur, None, LATER)
     assert types(events) == ["member.joined", "member.updated"]
     assert events[1].changes == {"email": {"old": "franz@acme.example", "new": "new@acme.example"}}
     assert apply_member(events, prev) == state
@@ -181,7 +181,7 @@ def test_field_changes_are_one_member_updated(
     profile: dict, field: str, old: object, new: object
 ) -> None:
     prev = state_of("active")
-    events, state = diff_member(prev, one_member(rec("active", **profile)), LATER)
+    events, state = diff_member(prev, one_member(rec("active", **profile)), None, LATER)
     assert types(events) == ["member.updated"]
     assert events[0].changes == {field: {"old": old, "new": new}}
     assert events[0].event_time == LATER.observed_at
@@ -198,7 +198,7 @@ def test_name_parts_are_tracked_one_by_one() -> None:
         "display_name": "Franziska Ferdinand",
         "abbreviated_name": "FF",
     }
-    events, _ = diff_member(prev, one_member(rec("active", name=name)), LATER)
+    events, _ = diff_member(prev, one_member(rec("active", name=name)), None, LATER)
     assert events[0].changes is not None
     assert set(events[0].changes) == {"given_name", "familiar_name", "display_name"}
 
@@ -206,7 +206,7 @@ def test_name_parts_are_tracked_one_by_one() -> None:
 def test_list_order_from_the_api_does_not_matter() -> None:
     prev = state_of("active", groups=["g:1", "g:2", "g:3"])
     events, state = diff_member(
-        prev, one_member(rec("active", groups=["g:3", "g:1", "g:2"])), LATER
+        prev, one_member(rec("active", groups=["g:3", "g:1", "g:2"])), None, LATER
     )
     assert events == []
     assert state is prev
@@ -223,14 +223,14 @@ def test_untracked_fields_do_not_make_events() -> None:
             brand_new_field=1,
         )
     )
-    events, state = diff_member(prev, cur, LATER)
+    events, state = diff_member(prev, cur, None, LATER)
     assert events == []
     assert state is prev
 
 
 def test_unchanged_member_returns_the_same_state_object() -> None:
     prev = state_of("active")
-    events, state = diff_member(prev, one_member(rec("active")), LATER)
+    events, state = diff_member(prev, one_member(rec("active")), None, LATER)
     assert events == []
     assert state is prev
 
@@ -238,11 +238,11 @@ def test_unchanged_member_returns_the_same_state_object() -> None:
 def test_packed_state_in_packed_state_out_when_unchanged() -> None:
     prev = state_of("active")
     packed = pack_state(prev)
-    events, state = diff_member(packed, one_member(rec("active")), LATER)
+    events, state = diff_member(packed, one_member(rec("active")), None, LATER)
     assert events == []
     assert state is packed
     changed = one_member(rec("active", email="x@acme.example"))
-    assert diff_member(packed, changed, LATER) == diff_member(prev, changed, LATER)
+    assert diff_member(packed, changed, None, LATER) == diff_member(prev, changed, None, LATER)
 
 
 # --- vanishing -------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_packed_state_in_packed_state_out_when_unchanged() -> None:
 def test_a_vanished_member_is_removed_with_the_same_id_as_a_listed_removal() -> None:
     prev = state_of("active", external_id="E-7")
     (vanished,) = vanished_member(prev, LATER)
-    listed, _ = diff_member(prev, one_member(rec("removed")), LATER)
+    listed, _ = diff_member(prev, one_member(rec("removed")), None, LATER)
     assert vanished.event_type == "member.removed"
     assert vanished.event_id == listed[0].event_id
     assert vanished.user == {
@@ -269,10 +269,10 @@ def test_a_vanished_member_is_removed_with_the_same_id_as_a_listed_removal() -> 
 
 def test_diff_member_with_no_record_is_vanished_member_and_deletes_state() -> None:
     prev = state_of("suspended")
-    events, state = diff_member(prev, None, LATER)
+    events, state = diff_member(prev, None, None, LATER)
     assert types(events) == ["member.removed"]
     assert state is None
-    assert diff_member(None, None, LATER) == ([], None)
+    assert diff_member(None, None, None, LATER) == ([], None)
 
 
 # --- ids -------------------------------------------------------------------------------------
@@ -281,28 +281,28 @@ def test_diff_member_with_no_record_is_vanished_member_and_deletes_state() -> No
 def test_ids_do_not_depend_on_when_the_fact_was_observed() -> None:
     prev = state_of("invited")
     cur = one_member(rec("active", email="new@acme.example"))
-    a, _ = diff_member(prev, cur, ctx(datetime(2026, 3, 1, tzinfo=UTC)))
-    b, _ = diff_member(prev, cur, ctx(datetime(2026, 4, 1, tzinfo=UTC), include_raw=False))
+    a, _ = diff_member(prev, cur, None, ctx(datetime(2026, 3, 1, tzinfo=UTC)))
+    b, _ = diff_member(prev, cur, None, ctx(datetime(2026, 4, 1, tzinfo=UTC), include_raw=False))
     assert [e.event_id for e in a] == [e.event_id for e in b]
 
 
 def test_first_sight_ids_survive_a_lost_state() -> None:
     # state rebuilt from nothing: the same first-sight facts come again with the same ids
-    a, _ = diff_member(None, one_member(rec("active")), ctx())
-    b, _ = diff_member(None, one_member(rec("active")), LATER)
+    a, _ = diff_member(None, one_member(rec("active")), None, ctx())
+    b, _ = diff_member(None, one_member(rec("active")), None, LATER)
     assert a[0].event_id == b[0].event_id
 
 
 def test_the_same_status_reached_another_way_is_another_fact() -> None:
-    direct, _ = diff_member(None, one_member(rec("active")), ctx())
-    via_invite, _ = diff_member(state_of("invited"), one_member(rec("active")), LATER)
+    direct, _ = diff_member(None, one_member(rec("active")), None, ctx())
+    via_invite, _ = diff_member(state_of("invited"), one_member(rec("active")), None, LATER)
     assert direct[0].event_id != via_invite[0].event_id
 
 
 def test_a_recovery_is_not_mistaken_for_the_original_join() -> None:
-    joined, s1 = diff_member(None, one_member(rec("active")), ctx())
-    _, s2 = diff_member(s1, one_member(rec("removed")), LATER)
-    recovered, _ = diff_member(s2, one_member(rec("active")), LATER)
+    joined, s1 = diff_member(None, one_member(rec("active")), None, ctx())
+    _, s2 = diff_member(s1, one_member(rec("removed")), None, LATER)
+    recovered, _ = diff_member(s2, one_member(rec("active")), None, LATER)
     assert recovered[0].event_type == "member.joined"
     assert recovered[0].event_id != joined[0].event_id
 
@@ -311,8 +311,8 @@ def test_repeated_facts_without_timestamps_get_new_ids() -> None:
     s = state_of("active")
     ids = []
     for _ in range(2):
-        removed, s = diff_member(s, one_member(rec("removed")), LATER)
-        recovered, s = diff_member(s, one_member(rec("active")), LATER)
+        removed, s = diff_member(s, one_member(rec("removed")), None, LATER)
+        recovered, s = diff_member(s, one_member(rec("active")), None, LATER)
         ids += [removed[0].event_id, recovered[0].event_id]
     assert len(set(ids)) == 4
 
@@ -321,7 +321,7 @@ def test_an_email_changed_back_and_forth_gets_new_ids() -> None:
     s = state_of("active")
     ids = []
     for email in ["b@acme.example", "franz@acme.example", "b@acme.example"]:
-        events, s = diff_member(s, one_member(rec("active", email=email)), LATER)
+        events, s = diff_member(s, one_member(rec("active", email=email)), None, LATER)
         ids.append(events[0].event_id)
     assert len(set(ids)) == 3
 
@@ -329,8 +329,8 @@ def test_an_email_changed_back_and_forth_gets_new_ids() -> None:
 def test_replaying_the_same_poll_from_the_same_state_repeats_the_ids() -> None:
     prev = state_of("active")
     cur = one_member(rec("suspended", email="z@acme.example"))
-    first, _ = diff_member(prev, cur, LATER)
-    again, _ = diff_member(pack_state(prev), cur, ctx(datetime(2027, 1, 1, tzinfo=UTC)))
+    first, _ = diff_member(prev, cur, None, LATER)
+    again, _ = diff_member(pack_state(prev), cur, None, ctx(datetime(2027, 1, 1, tzinfo=UTC)))
     assert [e.event_id for e in first] == [e.event_id for e in again]
 
 
@@ -373,7 +373,7 @@ def test_unknown_fields_and_tags_reach_the_event_raw_without_crashing() -> None:
     record["profile"]["status"] = {".tag": "future_status", "since": "2026-01-01T00:00:00Z"}
     record["profile"]["membership_type"] = {".tag": "guest"}
     record["brand_new_top_level"] = 7
-    events, _ = diff_member(None, one_member(record), ctx())
+    events, _ = diff_member(None, one_member(record), None, ctx())
     decoded = check_event(events[0])
     assert decoded["raw"]["profile"]["new_field"] == {"x": [1, 2]}
     assert decoded["raw"]["profile"]["status"] == record["profile"]["status"]

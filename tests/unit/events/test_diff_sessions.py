@@ -17,9 +17,9 @@ from event_support import (
 )
 
 from streamer.dropbox.models import MemberDevices
-from streamer.events import devices_state, diff_member_devices
 from streamer.events.envelope import Event, UserRef
-from streamer.events.states import pack_state
+from streamer.events.sessions import devices_state, diff_member_devices
+from streamer.state import pack_state
 
 TMID = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU"
 USER = UserRef(team_member_id=TMID, email="franz@acme.example", name="Franz F", status="active")

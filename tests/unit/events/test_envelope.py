@@ -16,7 +16,6 @@ from event_support import ROOT, TEAM_ID, check_event, ctx, sample_events
 from streamer.events.envelope import (
     EVENT_TYPES,
     SCHEMA_VERSION,
-    TOPIC_STREAMS,
     Event,
     EventContext,
     UserRef,
@@ -82,25 +81,6 @@ def test_headers() -> None:
         ("schema_version", SCHEMA_VERSION.encode()),
         ("team_id", TEAM_ID.encode()),
     ]
-
-
-@pytest.mark.parametrize("event_type", EVENT_TYPES)
-def test_every_event_type_has_a_topic_stream(event_type: str) -> None:
-    stream = _event(event_type=event_type).topic_stream
-    assert stream in {"team", "members", "sessions", "apps", "audit"}
-    assert stream == SAMPLES[event_type].topic_stream
-    assert event_type.partition(".")[0] in TOPIC_STREAMS
-
-
-def test_topic_streams_match_the_catalogue() -> None:
-    by_stream = {e: _event(event_type=e).topic_stream for e in EVENT_TYPES}
-    assert by_stream["member.activity"] == "members"
-    assert by_stream["session.network_changed"] == "sessions"
-    assert by_stream["session.snapshot"] == "sessions"
-    assert by_stream["desktop_client.linked"] == "sessions"
-    assert by_stream["app.unlinked"] == "apps"
-    assert by_stream["team.changed"] == "team"
-    assert by_stream["audit.event"] == "audit"
 
 
 def test_event_context_shares_one_team_part() -> None:
@@ -201,7 +181,7 @@ def test_schema_rejects_stray_keys_and_wrong_types() -> None:
 def test_include_raw_off_leaves_raw_out() -> None:
     from event_support import member_record, one_member
 
-    from streamer.events import member_snapshot
+    from streamer.events.members import member_snapshot
 
     event = member_snapshot(one_member(member_record()), ctx(include_raw=False), slot=1)
     assert event.raw is None

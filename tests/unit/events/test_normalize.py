@@ -23,23 +23,23 @@ from event_support import (
     sdk_admin_suspend_event,
     sdk_login_event,
     sdk_member_record,
+    team_event,
     team_info,
     web_session,
 )
-from pydantic import ValidationError
 
 from streamer.dropbox.models import parse_events
-from streamer.events import (
-    app_snapshots,
-    audit_event,
+from streamer.events.apps import app_snapshots
+from streamer.events.audit import audit_event
+from streamer.events.members import (
+    member_details,
     member_snapshot,
-    session_snapshots,
-    team_snapshot,
+    member_state,
     user_ref,
     user_ref_from_state,
 )
-from streamer.events.diff import member_state
-from streamer.events.normalize import member_details
+from streamer.events.sessions import session_snapshots
+from streamer.events.team import TeamRecord, team_snapshot
 
 TMID = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU"
 LATER = ctx(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
@@ -125,15 +125,19 @@ def test_app_snapshots_one_per_app() -> None:
 
 
 def test_team_snapshot_carries_the_flattened_settings_and_raw() -> None:
-    event = team_snapshot(team_info(), FEATURES, ctx(), slot=9)
+    event = team_snapshot(TeamRecord(team_info(), FEATURES), ctx(), slot=9)
     assert event.settings is not None
     assert event.settings["policies.sharing.shared_link_create_policy"] == "default_team_only"
     assert event.settings["features.upload_api_rate_limit.limit"] == 25000
     assert event.raw == {"info": team_info(), "features": FEATURES}
     assert event.user is None
     assert event.key() == ctx().team_id.encode()
-    assert event.event_id == team_snapshot(team_info(), FEATURES, LATER, slot=9).event_id
-    assert team_snapshot(team_info(), FEATURES, ctx(include_raw=False), slot=9).raw is None
+    assert (
+        event.event_id == team_snapshot(TeamRecord(team_info(), FEATURES), LATER, slot=9).event_id
+    )
+    assert (
+        team_snapshot(TeamRecord(team_info(), FEATURES), ctx(include_raw=False), slot=9).raw is None
+    )
     check_event(event)
 
 
@@ -142,7 +146,7 @@ def test_team_snapshot_carries_the_flattened_settings_and_raw() -> None:
 
 def test_audit_event_from_an_sdk_login_record() -> None:
     record = sdk_login_event()
-    event = audit_event(record, ctx())
+    event = audit_event(team_event(record), ctx())
     assert event.event_type == "audit.event"
     assert event.event_time == datetime(2017, 1, 25, 15, 51, 30, tzinfo=UTC)
     assert event.user == {
@@ -173,7 +177,7 @@ def test_audit_event_from_an_sdk_login_record() -> None:
 
 
 def test_audit_user_is_the_acting_admin_and_the_context_stays_in_audit() -> None:
-    event = audit_event(sdk_admin_suspend_event(), ctx())
+    event = audit_event(team_event(sdk_admin_suspend_event()), ctx())
     assert event.user is not None
     assert event.user["name"] == "Alice Admin"
     assert event.audit is not None
@@ -186,12 +190,12 @@ def test_audit_user_is_the_acting_admin_and_the_context_stays_in_audit() -> None
 def test_audit_user_falls_back_to_the_context_member() -> None:
     record = sdk_login_event()
     record["actor"] = {".tag": "app", "app": {".tag": "user_or_team_linked_app", "app_id": "x"}}
-    event = audit_event(record, ctx())
+    event = audit_event(team_event(record), ctx())
     assert event.user is not None
     assert event.user["team_member_id"] == "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU"
     record["context"] = {".tag": "team"}
-    assert audit_event(record, ctx()).user is None
-    assert audit_event(record, ctx()).key() == ctx().team_id.encode()
+    assert audit_event(team_event(record), ctx()).user is None
+    assert audit_event(team_event(record), ctx()).key() == ctx().team_id.encode()
 
 
 def test_non_team_actors_are_no_user() -> None:
@@ -201,7 +205,7 @@ def test_non_team_actors_are_no_user() -> None:
         "user": {".tag": "non_team_member", "email": "guest@example.com"},
     }
     record["context"] = {".tag": "non_team_member", "email": "guest@example.com"}
-    assert audit_event(record, ctx()).user is None
+    assert audit_event(team_event(record), ctx()).user is None
 
 
 def test_audit_ids_are_stable_across_key_order_refetch_and_observation() -> None:
@@ -210,21 +214,23 @@ def test_audit_ids_are_stable_across_key_order_refetch_and_observation() -> None
     shuffled["details"] = {k: record["details"][k] for k in reversed(list(record["details"]))}
     refetched = copy.deepcopy(record)
     refetched["event_type"]["description"] = "(logins) Signed in (new wording)"
-    first = audit_event(record, ctx())
-    assert audit_event(shuffled, LATER).event_id == first.event_id
-    assert audit_event(refetched, LATER).event_id == first.event_id
+    first = audit_event(team_event(record), ctx())
+    assert audit_event(team_event(shuffled), LATER).event_id == first.event_id
+    assert audit_event(team_event(refetched), LATER).event_id == first.event_id
     (model,), _ = parse_events([record])
-    assert audit_event(model, ctx(include_raw=False)).event_id == first.event_id
+    assert audit_event(team_event(model), ctx(include_raw=False)).event_id == first.event_id
 
 
 def test_different_audit_records_have_different_ids() -> None:
-    base = audit_event(sdk_login_event(), ctx()).event_id
+    base = audit_event(team_event(sdk_login_event()), ctx()).event_id
     other_session = sdk_login_event(session_id="dbwsid:other")
     later = sdk_login_event()
     later["timestamp"] = "2017-01-25T15:51:31Z"
     other_details = sdk_login_event()
     other_details["details"]["is_emm_managed"] = True
-    ids = {audit_event(r, ctx()).event_id for r in (other_session, later, other_details)}
+    ids = {
+        audit_event(team_event(r), ctx()).event_id for r in (other_session, later, other_details)
+    }
     assert base not in ids
     assert len(ids) == 3
 
@@ -234,7 +240,7 @@ def test_audit_event_keeps_unknown_event_types_and_fields() -> None:
     record["event_type"] = {".tag": "quantum_login", "description": "(logins) new"}
     record["details"] = {".tag": "quantum_login_details", "qubits": 3}
     record["brand_new"] = {"x": 1}
-    event = audit_event(record, ctx())
+    event = audit_event(team_event(record), ctx())
     assert event.audit is not None
     assert event.audit["type"] == "quantum_login"
     assert event.audit["details"]["qubits"] == 3
@@ -242,9 +248,11 @@ def test_audit_event_keeps_unknown_event_types_and_fields() -> None:
 
 
 @pytest.mark.parametrize("missing", ["timestamp", "event_type", "details", "event_category"])
-def test_malformed_audit_records_raise_a_value_error(missing: str) -> None:
+def test_malformed_audit_records_are_rejected_naming_the_missing_field(missing: str) -> None:
     record = sdk_login_event()
     del record[missing]
-    with pytest.raises(ValidationError) as info:
-        audit_event(record, ctx())
-    assert isinstance(info.value, ValueError)
+    parsed = parse_events([record])
+    assert parsed.ok == []
+    (rejected,) = parsed.rejected
+    assert rejected.raw is record
+    assert rejected.reason.startswith(f"{missing}:")

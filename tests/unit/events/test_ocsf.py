@@ -32,20 +32,16 @@ from event_support import (
     one_member,
     sample_events,
     sdk_login_event,
+    team_event,
     web_session,
 )
 from hypothesis import HealthCheck, given, settings
 
-from streamer.events import (
-    app_snapshots,
-    audit_event,
-    diff_member,
-    diff_member_apps,
-    diff_member_devices,
-    session_snapshots,
-)
+from streamer.events.apps import app_snapshots, diff_member_apps
+from streamer.events.audit import audit_event
 from streamer.events.envelope import EVENT_TYPES, Event, UserRef
 from streamer.events.formats import ENCODERS, encode_native, encoders
+from streamer.events.members import diff_member
 from streamer.events.ocsf import (
     CLASSES,
     OCSF_VERSION,
@@ -54,6 +50,7 @@ from streamer.events.ocsf import (
     ocsf_json,
     region_code,
 )
+from streamer.events.sessions import diff_member_devices, session_snapshots
 from tests.ocsf_schema import captions, check_ocsf, class_info, ocsf_errors
 
 SAMPLES = sample_events()
@@ -121,7 +118,7 @@ def test_nothing_is_lost_unmapped_plus_raw_data_is_the_native_event(event_type: 
 
 
 def test_without_raw_there_is_no_raw_data() -> None:
-    event = audit_event(sdk_login_event(), ctx(include_raw=False))
+    event = audit_event(team_event(sdk_login_event()), ctx(include_raw=False))
     data = ocsf(event)
     assert "raw_data" not in data
     assert data["unmapped"] == orjson.loads(event.to_json())
@@ -181,7 +178,7 @@ def test_member_changes_name_the_new_values_in_user_result() -> None:
     data = ocsf(SAMPLES["member.updated"])
     assert data["activity_name"] == "Update"
     assert data["user_result"]["account"]["uid"] == "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc"
-    first_seen_active, _ = diff_member(None, one_member(member_record()), C)
+    first_seen_active, _ = diff_member(None, one_member(member_record()), None, C)
     assert [ocsf(e)["activity_id"] for e in first_seen_active] == [1]  # Create
 
 
@@ -555,7 +552,7 @@ AUDIT_CASES: dict[str, tuple[dict[str, Any], int, int, int]] = {
 @pytest.mark.parametrize("name", AUDIT_CASES)
 def test_every_audit_category_maps_to_its_class_and_validates(name: str) -> None:
     record, class_uid, activity_id, status_id = AUDIT_CASES[name]
-    event = audit_event(record, C)
+    event = audit_event(team_event(record), C)
     data = ocsf(event)
     assert (data["class_uid"], data["activity_id"], data["status_id"]) == (
         class_uid,
@@ -570,7 +567,7 @@ def test_every_audit_category_maps_to_its_class_and_validates(name: str) -> None
 
 
 def test_audit_parts_land_where_ocsf_wants_them() -> None:
-    login = ocsf(audit_event(AUDIT_CASES["login_fail"][0], C))
+    login = ocsf(audit_event(team_event(AUDIT_CASES["login_fail"][0]), C))
     assert login["status_detail"] == "Wrong password"
     assert login["src_endpoint"]["location"] == {
         "city": "San Francisco",
@@ -578,28 +575,30 @@ def test_audit_parts_land_where_ocsf_wants_them() -> None:
         "country": "US",
     }
     assert login["session"]["uid"] == login["actor"]["session"]["uid"]
-    sso = ocsf(audit_event(AUDIT_CASES["login_fail_anonymous"][0], C))
+    sso = ocsf(audit_event(team_event(AUDIT_CASES["login_fail_anonymous"][0]), C))
     assert sso["auth_protocol"] == "SAML"
     assert sso["user"]["name"] == "anonymous"
 
-    suspended = ocsf(audit_event(AUDIT_CASES["member_suspended"][0], C))
+    suspended = ocsf(audit_event(team_event(AUDIT_CASES["member_suspended"][0]), C))
     assert suspended["user"]["email_addr"] == "john_smith@acmecorp.com"  # the target
     assert suspended["actor"]["user"]["email_addr"] == "alice@acmecorp.com"  # who did it
     assert suspended["actor"]["user"]["type"] == "Admin"
 
-    group = ocsf(audit_event(AUDIT_CASES["group_add_member"][0], C))
+    group = ocsf(audit_event(team_event(AUDIT_CASES["group_add_member"][0]), C))
     assert group["group"] == {"uid": "g:e2db7665347abcd600000000001a2b3c", "name": "Finance"}
     assert group["user"]["uid"] == "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU"
 
-    device = ocsf(audit_event(AUDIT_CASES["device_link_success"][0], C))["entity"]["device"]
+    device = ocsf(audit_event(team_event(AUDIT_CASES["device_link_success"][0]), C))["entity"][
+        "device"
+    ]
     assert device["hostname"] == "Johns-MacBook"
     assert device["uid"] == "dbdsid:AAFdgehTzw7WlXhZJsbGCLePe8RvQ"
     assert device["ip"] == "45.56.78.101"
 
-    app = ocsf(audit_event(AUDIT_CASES["app_link_user"][0], C))["entity"]
+    app = ocsf(audit_event(team_event(AUDIT_CASES["app_link_user"][0]), C))["entity"]
     assert (app["uid"], app["name"]) == ("dbaid:AAHgR8xsQP48a5DQUGPo-Vxsrjd0OByVmho", "Sync Tool")
 
-    download = ocsf(audit_event(AUDIT_CASES["file_download"][0], C))
+    download = ocsf(audit_event(team_event(AUDIT_CASES["file_download"][0]), C))
     assert download["file"] == {
         "name": "plan.docx",
         "type_id": 1,
@@ -609,21 +608,21 @@ def test_audit_parts_land_where_ocsf_wants_them() -> None:
     }
     assert download["src_endpoint"]["ip"] == "45.56.78.100"
 
-    app_actor = audit_event(AUDIT_CASES["app_unlink_user"][0], C)
+    app_actor = audit_event(team_event(AUDIT_CASES["app_unlink_user"][0]), C)
     app_actor.audit["actor"] = {".tag": "app", "app": {".tag": "user_linked_app", **APP_WIRE}}
     assert ocsf(app_actor)["actor"] == {
         "app_uid": APP.app_id,
         "app_name": "Sync Tool",
         "session": {"uid": "dbwsid:123456789012345678901234567890123456789", "issuer": "Dropbox"},
     }
-    reseller = ocsf(audit_event(AUDIT_CASES["reseller"][0], C))
+    reseller = ocsf(audit_event(team_event(AUDIT_CASES["reseller"][0]), C))
     assert reseller["actor"]["user"] == {
         "name": "ops@partner.co",
         "type_id": 99,
         "type": "Reseller",
     }
     # Base Event has no actor (only with the host profile): who did it stays in unmapped
-    by_dropbox = ocsf(audit_event(AUDIT_CASES["team_policy_by_dropbox"][0], C))
+    by_dropbox = ocsf(audit_event(team_event(AUDIT_CASES["team_policy_by_dropbox"][0]), C))
     assert "actor" not in by_dropbox
     assert by_dropbox["unmapped"]["audit"]["actor"] == {".tag": "dropbox"}
 
@@ -636,7 +635,7 @@ def test_unknown_categories_and_types_go_to_the_catch_all() -> None:
         "event_type": {".tag": "future_thing", "description": "(future) Something new"},
         "details": {".tag": "future_thing_details", "x": 1},
     }
-    data = ocsf(audit_event(record, C))
+    data = ocsf(audit_event(team_event(record), C))
     assert (data["class_uid"], data["activity_name"], data["message"]) == (
         0,
         "future_thing",
@@ -654,8 +653,8 @@ USER = UserRef(team_member_id="dbmid:AAAmember", email="a@acme.example", name="A
 @PROPERTIES
 @given(member_records(), member_records())
 def test_member_events_of_arbitrary_records_are_valid_ocsf(a: dict, b: dict) -> None:
-    first, state = diff_member(None, one_member(a), C)
-    events, _ = diff_member(state, one_member(b), C)
+    first, state = diff_member(None, one_member(a), None, C)
+    events, _ = diff_member(state, one_member(b), None, C)
     for event in [*first, *events]:
         ocsf(event)
 
@@ -697,7 +696,7 @@ def test_values_ocsf_cannot_hold_stay_in_unmapped_only() -> None:
 
 def test_an_integer_beyond_64_bits_in_the_record_still_encodes() -> None:
     record = {**sdk_login_event(), "future_field": 2**70}
-    data = ocsf(audit_event(record, C))
+    data = ocsf(audit_event(team_event(record), C))
     assert json.loads(data["raw_data"])["future_field"] == 2**70
 
 
@@ -748,7 +747,9 @@ def test_region_names_become_iso_3166_2_codes() -> None:
     assert region_code("GB", "England") == "GB-ENG"
     assert region_code("US", "CA") == "US-CA"
     assert region_code("DE", "Bavaria") is None  # pycountry says Bayern: kept in desc
-    data = ocsf(audit_event(_with_geo(region="Bavaria", city="Munich", country="DE"), C))
+    data = ocsf(
+        audit_event(team_event(_with_geo(region="Bavaria", city="Munich", country="DE")), C)
+    )
     assert data["src_endpoint"]["location"] == {
         "city": "Munich",
         "country": "DE",

@@ -31,9 +31,11 @@ from event_support import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamer.events import diff_member, diff_member_apps, diff_member_devices
+from streamer.events.apps import diff_member_apps
 from streamer.events.envelope import Event
-from streamer.events.states import pack_state
+from streamer.events.members import diff_member
+from streamer.events.sessions import diff_member_devices
+from streamer.state import pack_state
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 C1 = ctx(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
@@ -51,18 +53,18 @@ def ids(events: list[Event]) -> list[str]:
 @SETTINGS
 @given(member_records(), member_records())
 def test_member_events_applied_to_the_old_state_give_the_new_state(a: dict, b: dict) -> None:
-    first, state_a = diff_member(None, one_member(a), C1)
+    first, state_a = diff_member(None, one_member(a), None, C1)
     if first or state_a is None:
         assert apply_member(first, None) == state_a
     else:  # first seen removed: nothing to say, state kept
         assert isinstance(state_a, dict)
         assert state_a["status"] == "removed"
-    events, state_b = diff_member(state_a, one_member(b), C2)
+    events, state_b = diff_member(state_a, one_member(b), None, C2)
     if events:
         assert apply_member(events, state_a) == state_b
     else:
         assert state_b is state_a
-    again, state_c = diff_member(state_b, one_member(b), C2)
+    again, state_c = diff_member(state_b, one_member(b), None, C2)
     assert again == []
     assert state_c is state_b
     for event in first + events:
@@ -72,9 +74,11 @@ def test_member_events_applied_to_the_old_state_give_the_new_state(a: dict, b: d
 @SETTINGS
 @given(member_records(), member_records())
 def test_member_diff_is_the_same_from_packed_state_and_in_another_run(a: dict, b: dict) -> None:
-    _, state_a = diff_member(None, one_member(a), C1)
-    events, state_b = diff_member(state_a, one_member(b), C2)
-    packed_events, packed_state_b = diff_member(pack_state(state_a), one_member(b), C2_OTHER_RUN)
+    _, state_a = diff_member(None, one_member(a), None, C1)
+    events, state_b = diff_member(state_a, one_member(b), None, C2)
+    packed_events, packed_state_b = diff_member(
+        pack_state(state_a), one_member(b), None, C2_OTHER_RUN
+    )
     assert ids(packed_events) == ids(events)
     assert [e.changes for e in packed_events] == [e.changes for e in events]
     if events:
@@ -87,7 +91,9 @@ def test_member_histories_have_distinct_ids_per_fact(history: list[dict]) -> Non
     state = None
     seen: list[str] = []
     for i, record in enumerate(history):
-        events, state = diff_member(state, one_member(record), ctx(C1.observed_at + timedelta(i)))
+        events, state = diff_member(
+            state, one_member(record), None, ctx(C1.observed_at + timedelta(i))
+        )
         seen += ids(events)
     assert len(seen) == len(set(seen))
 
@@ -158,7 +164,7 @@ def test_event_ids_do_not_depend_on_page_order_or_run(data: st.DataObject) -> No
             for i in order:
                 member = one_member(page[i])
                 events, state = diff_member(
-                    states.get(member.profile.team_member_id), member, ctx(when)
+                    states.get(member.profile.team_member_id), member, None, ctx(when)
                 )
                 states[member.profile.team_member_id] = state
                 out.update(ids(events))

@@ -26,24 +26,19 @@ from event_support import (
     sdk_admin_suspend_event,
     sdk_login_event,
     sdk_team_info,
+    team_event,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamer.dropbox.models import parse_linked_apps, parse_member_devices, parse_members
-from streamer.events import (
-    app_snapshots,
-    audit_event,
-    diff_member,
-    diff_member_apps,
-    diff_member_devices,
-    diff_team,
-    member_snapshot,
-    session_snapshots,
-    team_snapshot,
-)
+from streamer.events.apps import app_snapshots, diff_member_apps
+from streamer.events.audit import audit_event
 from streamer.events.envelope import Event
 from streamer.events.ids import digest
+from streamer.events.members import diff_member, member_snapshot
+from streamer.events.sessions import diff_member_devices, session_snapshots
+from streamer.events.team import TeamRecord, diff_team, team_snapshot
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 C1 = ctx(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
@@ -133,13 +128,13 @@ def test_a_damaged_member_record_is_rejected_or_normalized_never_a_crash(
     _rejected_well(rejected)
     assert len(ok) + len(rejected) == 1
     (previous_info,), _ = parse_members([before])
-    _, previous = diff_member(None, previous_info, C1)
+    _, previous = diff_member(None, previous_info, None, C1)
     for info in ok:
         valid([member_snapshot(info, C2, SLOT)])
         for stored in (None, previous):
-            events, state = diff_member(stored, info, C2)
+            events, state = diff_member(stored, info, None, C2)
             valid(events)
-            gone, _ = diff_member(state, None, C2)
+            gone, _ = diff_member(state, None, None, C2)
             valid(gone)
 
 
@@ -188,7 +183,7 @@ AUDIT_SAMPLES = st.sampled_from([0, 1]).map(
 @given(damaged(AUDIT_SAMPLES))
 def test_a_damaged_audit_record_is_an_event_or_a_rejection_never_a_crash(record: Any) -> None:
     try:
-        event = audit_event(record, C1)
+        event = audit_event(team_event(record), C1)
     except AUDIT_REJECTS:
         return
     valid([event])
@@ -203,9 +198,9 @@ def test_damaged_team_info_and_features_never_crash_the_team_stream(
     if not isinstance(info, dict):
         info = {"unexpected": info}
     features = [f if isinstance(f, dict) else {".tag": "x", "x": f} for f in features]
-    valid([team_snapshot(info, features, C1, SLOT)])
-    _, state = diff_team(None, sdk_team_info(), [], C1)
-    events, _ = diff_team(state, info, features, C2)
+    valid([team_snapshot(TeamRecord(info, features), C1, SLOT)])
+    _, state = diff_team(None, TeamRecord(sdk_team_info(), []), None, C1)
+    events, _ = diff_team(state, TeamRecord(info, features), None, C2)
     valid(events)
 
 
@@ -216,9 +211,11 @@ def test_integers_beyond_64_bits_do_not_break_ids() -> None:
     assert digest({"n": huge}) != digest({"n": huge + 1})
     record = sdk_login_event()
     record["details"]["sim_size"] = huge
-    valid([audit_event(record, C1)])
-    _, state = diff_team(None, sdk_team_info(), [], C1)
-    events, _ = diff_team(state, {**sdk_team_info(), "sim_counter": -(2**64)}, [], C2)
+    valid([audit_event(team_event(record), C1)])
+    _, state = diff_team(None, TeamRecord(sdk_team_info(), []), None, C1)
+    events, _ = diff_team(
+        state, TeamRecord({**sdk_team_info(), "sim_counter": -(2**64)}, []), None, C2
+    )
     assert [e.event_type for e in events] == ["team.changed"]
     valid(events)
 
@@ -227,7 +224,7 @@ def test_a_union_tag_that_is_not_a_string_is_kept_not_looked_up() -> None:
     # the property above found it: {".tag": [...]} made the team settings raise TypeError
     info = sdk_team_info()
     info["policies"]["sharing"]["shared_link_create_policy"] = {".tag": ["x"], "x": 1}
-    snapshot = team_snapshot(info, [], C1, SLOT)
+    snapshot = team_snapshot(TeamRecord(info, []), C1, SLOT)
     valid([snapshot])
     assert snapshot.settings is not None
     assert snapshot.settings["policies.sharing.shared_link_create_policy"] == ["x"]
@@ -297,8 +294,10 @@ def test_audit_ids_do_not_depend_on_page_order_or_observation(which: list[int], 
         sdk_login_event(f"dbwsid:{i:040d}") if w == 0 else sdk_admin_suspend_event()
         for i, w in enumerate(which)
     ]
-    in_order = [audit_event(r, C1).event_id for r in records]
+    in_order = [audit_event(team_event(r), C1).event_id for r in records]
     shuffled = [
-        audit_event(r, C2).event_id for page in _pages(records, random.Random(seed)) for r in page
+        audit_event(team_event(r), C2).event_id
+        for page in _pages(records, random.Random(seed))
+        for r in page
     ]
     assert sorted(in_order) == sorted(shuffled)

@@ -1,10 +1,13 @@
-"""``quiet=True`` (the baseline poll) builds no events but must leave exactly the same state."""
+"""A quiet context (the baseline poll) builds no events but must leave exactly the same state."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from streamer.dropbox.models import parse_linked_apps, parse_member_devices, parse_members
-from streamer.events.diff import diff_member, diff_member_apps, diff_member_devices
+from streamer.events.apps import diff_member_apps
 from streamer.events.envelope import EventContext
+from streamer.events.members import diff_member
+from streamer.events.sessions import diff_member_devices
 from streamer.simulator.world import World
 
 CTX = EventContext(team_id="dbtid:t", team_name="T", observed_at=datetime(2026, 1, 2, tzinfo=UTC))
@@ -25,9 +28,9 @@ def test_quiet_diffs_give_the_states_of_loud_ones_first_poll_and_after_churn() -
     for poll in range(3):
         members, devices, apps = listing(world)
         for kind, records, diff in (
-            ("m", members, lambda p, r, q: diff_member(p, r, CTX, quiet=q)),
-            ("d", devices, lambda p, r, q: diff_member_devices(p, r, None, CTX, quiet=q)),
-            ("a", apps, lambda p, r, q: diff_member_apps(p, r, None, CTX, quiet=q)),
+            ("m", members, lambda p, r, q: diff_member(p, r, None, replace(CTX, quiet=q))),
+            ("d", devices, lambda p, r, q: diff_member_devices(p, r, None, replace(CTX, quiet=q))),
+            ("a", apps, lambda p, r, q: diff_member_apps(p, r, None, replace(CTX, quiet=q))),
         ):
             for record in records:
                 subject = record.profile.team_member_id if kind == "m" else record.team_member_id

@@ -11,12 +11,10 @@ import zstandard
 from event_support import ctx
 
 from streamer.dropbox.models import TeamMemberInfoV2, parse_members
-from streamer.events import diff_member, member_state
 from streamer.events.envelope import EventContext
-from streamer.events.state_store import TRAIN_AT, StateStore
-from streamer.events.states import pack_state
-from streamer.kafka.state import apply_record
+from streamer.events.members import diff_member, member_state
 from streamer.simulator.world import World
+from streamer.state import TRAIN_AT, StateStore, fold_record, pack_state
 
 MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -160,23 +158,23 @@ def test_repr_shows_no_values() -> None:
     assert "@" not in shown
 
 
-def test_apply_record_fills_state_stores() -> None:
+def test_folding_state_records_fills_the_stores() -> None:
     maps: defaultdict[str, StateStore] = defaultdict(StateStore)
     for subject, value in states().items():
-        apply_record(maps, f"acme/members/{subject}".encode(), value)
+        fold_record(maps, f"acme/members/{subject}".encode(), value)
     store = maps["acme/members"]
     assert isinstance(store, StateStore)
     assert store.compressed
     assert dict(store) == states()
     first = next(iter(states()))
-    apply_record(maps, f"acme/members/{first}".encode(), None)
+    fold_record(maps, f"acme/members/{first}".encode(), None)
     assert first not in store
 
 
 def unchanged_diff(store: StateStore, record: TeamMemberInfoV2, ectx: EventContext) -> bool:
     """The inventory stream's test: a state to write unless the diff handed back `previous`."""
     previous = store.get(record.profile.team_member_id)
-    events, state = diff_member(previous, record, ectx)
+    events, state = diff_member(previous, record, None, ectx)
     return not events and state is previous
 
 
@@ -202,7 +200,7 @@ def test_a_changed_subject_diffs_to_a_new_state_that_reads_back() -> None:
     other = members()[1].model_copy(
         update={"profile": members()[1].profile.model_copy(update={"team_member_id": subject})}
     )
-    _, state = diff_member(previous, other, ctx())
+    _, state = diff_member(previous, other, None, ctx())
     assert state is not previous
     packed = pack_state(state)
     assert packed is not None

@@ -1,13 +1,13 @@
-"""The in-memory map of one team's stream states: subject -> JSON bytes, held compressed.
+"""The store of one stream's states: subject -> packed state (JSON bytes), held compressed.
 
 A large team's states are most of the worker's memory (100k members: 100-120 MB of JSON).
-The values of one map are alike (same keys, same enum values, similar ids), so once a map
+The values of one store are alike (same keys, same enum values, similar ids), so once a store
 holds ``TRAIN_AT`` (20,000) values it trains a small zstd dictionary on them and from then on keeps
 every value compressed with it: ~3x smaller (members ~4x, sessions ~2.5x), 2-4 µs to compress
-a value and ~1 µs to decompress one (see ``docs/events.md``). Small maps never train and hold
+a value and ~1 µs to decompress one (see ``docs/events.md``). Small stores never train and hold
 plain JSON as before.
 
-The compressed form never leaves the map: reading a subject gives the plain JSON bytes, and
+The compressed form never leaves the store: reading a subject gives the plain JSON bytes, and
 Kafka keeps getting exactly what it got before (the state topic format is unchanged). A read
 of a compressed value gives a fresh ``bytes`` object each time; callers that diff against it
 rely only on getting back the very object they passed in (``state is not previous``).
@@ -24,8 +24,8 @@ import zstandard
 __all__ = ["DICT_SIZE", "LEVEL", "SAMPLES", "TRAIN_AT", "StateStore"]
 
 TRAIN_AT: Final = 20_000
-"""A map trains its dictionary once it holds this many values; smaller maps stay plain.
-Below it the map is under ~10 MB and compression would cost more than it saves: on a
+"""A store trains its dictionary once it holds this many values; smaller stores stay plain.
+Below it the store is under ~10 MB and compression would cost more than it saves: on a
 10k-member first sync it took 45 -> 47-51 CPU ms per 1000 events (compress at commit, train,
 decompress at every directory and peer read)."""
 SAMPLES: Final = 2000
@@ -41,17 +41,17 @@ _T = TypeVar("_T")
 
 
 class StateStore(MutableMapping[str, bytes]):
-    """subject -> the state's JSON bytes; values compressed in memory once the map is large.
+    """subject -> the state's JSON bytes; values compressed in memory once the store is large.
 
     Subjects are ``sys.intern``ed: a member id is one str shared by the members, sessions and
-    apps maps (and the events that name it).
+    apps stores (and the events that name it).
     """
 
     __slots__ = ("_compressor", "_decompressor", "_train_at", "_values")
 
     def __init__(self, values: Iterable[tuple[str, bytes]] = (), *, train_at: int = TRAIN_AT):
         self._values: dict[str, bytes] = {}
-        # one (de)compressor per map, made when the map trains (zstd contexts are reusable)
+        # one (de)compressor per store, made when the store trains (zstd contexts are reusable)
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
         self._train_at = max(1, train_at)
@@ -60,7 +60,7 @@ class StateStore(MutableMapping[str, bytes]):
 
     @property
     def compressed(self) -> bool:
-        """Whether the map has its dictionary (new values are stored compressed)."""
+        """Whether the store has its dictionary (new values are stored compressed)."""
         return self._compressor is not None
 
     def __getitem__(self, subject: str) -> bytes:
@@ -125,24 +125,24 @@ class StateStore(MutableMapping[str, bytes]):
         if len(packed) >= len(value):
             return value  # does not get smaller (tiny or unlike the dictionary): keep it plain
         # a right-sized copy: the result is cut from a compress-bound buffer, and hundreds of
-        # thousands of shrunk buffers alive fragment the heap (see states.pack_state)
+        # thousands of shrunk buffers alive fragment the heap (see packed.pack_state)
         return bytes(memoryview(packed))
 
     def _train(self) -> None:
-        """Train the dictionary on this map's values, then compress every value once."""
+        """Train the dictionary on this store's values, then compress every value once."""
         values = list(self._values.values())
         step = max(1, len(values) // SAMPLES)
         samples: list[bytes | bytearray | memoryview] = [*values[::step][:SAMPLES]]
         try:
             trained = zstandard.train_dictionary(DICT_SIZE, samples)
         except zstandard.ZstdError:
-            # too few or too alike samples: stay plain, try again once the map has doubled
+            # too few or too alike samples: stay plain, try again once the store has doubled
             self._train_at = 2 * len(self._values)
             return
         compressor = zstandard.ZstdCompressor(
             level=LEVEL,
             dict_data=trained,
-            # what each value would repeat: the map knows its dictionary; the length of the
+            # what each value would repeat: the store knows its dictionary; the length of the
             # plain value stays in the frame (decompress needs it)
             write_checksum=False,
             write_dict_id=False,

@@ -18,7 +18,7 @@ class StoppedWaiting(Exception):
     """``stop`` was set while a stream waited for the members stream."""
 
 
-class MemberGate:
+class MemberLatch:
     """Opens per member once the members stream has committed it, and for every member once
     that stream's first listing is over (a member it never listed stays unknown: ``None``)."""
 

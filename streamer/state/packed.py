@@ -1,12 +1,12 @@
-"""State values of the diff functions, and their packed (JSON bytes) form.
+"""A state as a dict, and packed: the JSON bytes the state topic and the stores hold.
 
-Every ``diff_*`` takes the previous state either as a dict or *packed* as the JSON bytes the
-state topic stores, and when nothing changed returns that very object. Holding the packed
-form is what keeps a large team small: 100k members with a few sessions and an app each take
-about 116 MB as bytes but about 460 MB as dicts (measured; see ``docs/events.md``). The worker's
-state maps (``state_store.StateStore``) go further: once a map is large they hold the bytes
-zstd-compressed with a dictionary trained on the map's own values (~3x smaller; 120 MB -> 52 MB
-of memory for those 100k members) and hand out the plain JSON bytes again on each read.
+Every entity's ``diff`` takes the previous state either as a dict or packed, and when nothing
+changed returns that very object. Holding the packed form is what keeps a large team small:
+100k members with a few sessions and an app each take about 116 MB as bytes but about 460 MB
+as dicts (measured; see ``docs/events.md``). The stores (``state.store.StateStore``) go
+further: once a store is large it holds the bytes zstd-compressed with a dictionary trained on
+its own values (~3x smaller; 120 MB -> 52 MB of memory for those 100k members) and hands out
+the plain JSON bytes again on each read.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 __all__ = ["State", "Stored", "load_state", "pack_state"]
 
 State = dict[str, Any]
-"""A state as a JSON-able dict (the shapes are documented in each ``diff_*`` module)."""
+"""A state as a JSON-able dict (each entity module of ``events`` documents its shape)."""
 
 Stored = State | bytes
 """A state as a dict or packed as JSON bytes."""
