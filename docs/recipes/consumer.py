@@ -205,6 +205,20 @@ async def consume(
     return stats
 
 
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options ``security_kwargs`` reads (opensearch_indexer.py has them too)."""
+    parser.add_argument(
+        "--security-protocol",
+        default="PLAINTEXT",
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+    )
+    parser.add_argument("--ssl-cafile", help="CA bundle (PEM) for the brokers (default: system)")
+    parser.add_argument("--ssl-certfile", help="client certificate (PEM), for mutual TLS")
+    parser.add_argument("--ssl-keyfile", help="client private key (PEM), for mutual TLS")
+    parser.add_argument("--sasl-mechanism", choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+    parser.add_argument("--sasl-username", help="password: KAFKA_SASL_PASSWORD in the environment")
+
+
 def security_kwargs(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
     """``AIOKafkaConsumer`` arguments for TLS / mutual TLS / SASL from the command line."""
     kafka: dict[str, Any] = {"security_protocol": args.security_protocol}
@@ -235,16 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--group", required=True, help="consumer group id (offsets live there)")
     parser.add_argument("--dedupe-capacity", type=int, default=100_000, help="ids remembered")
     parser.add_argument("--exit-when-idle", type=float, help="stop after N idle seconds")
-    parser.add_argument(
-        "--security-protocol",
-        default="PLAINTEXT",
-        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
-    )
-    parser.add_argument("--ssl-cafile", help="CA bundle (PEM) for the brokers (default: system)")
-    parser.add_argument("--ssl-certfile", help="client certificate (PEM), for mutual TLS")
-    parser.add_argument("--ssl-keyfile", help="client private key (PEM), for mutual TLS")
-    parser.add_argument("--sasl-mechanism", choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
-    parser.add_argument("--sasl-username", help="password: KAFKA_SASL_PASSWORD in the environment")
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
     kafka = security_kwargs(args, os.environ)
 
