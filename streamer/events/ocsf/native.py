@@ -102,7 +102,9 @@ def _member_updated(event: Event) -> Json | None:
         elif key == "groups" and isinstance(new, list):
             result["groups"] = [{"uid": g} for g in new]
         elif key == "roles" and isinstance(new, list):
-            result["type_id"], result["type"] = (2, "Admin") if new else (1, "User")
+            result["type_id"], result["type"] = (
+                (2, "Admin") if parts.holds_admin_role(new) else (1, "User")
+            )
     out["user_result"] = result
     return out
 

@@ -38,12 +38,29 @@ def user(user: UserRef, team: TeamRef, event: Event | None = None) -> Json:
     out["org"] = {"uid": team["id"], "name": team["name"]}
     member = event.member if event is not None else None
     if member is not None:
-        if member.get("roles"):
+        if holds_admin_role(member.get("roles")):
             out["type_id"], out["type"] = 2, "Admin"
         groups = member.get("groups")
         if groups:
             out["groups"] = [{"uid": g} for g in groups]
     return out
+
+
+# Dropbox lists every member's roles, and a member without admin rights holds the role named
+# "Member" ("Use Dropbox with no admin permissions"); any other role is an admin role.
+_NON_ADMIN_ROLES = frozenset({"member"})
+
+
+def holds_admin_role(roles: Any) -> bool:
+    """Whether a member's ``roles`` (the envelope's list of ``{role_id, name}``) grant admin
+    rights: OCSF's user type is Admin only then, not for the plain "Member" role."""
+    if not isinstance(roles, list):
+        return False
+    return any(
+        isinstance(role, Mapping)
+        and str(role.get("name", "")).strip().casefold() not in _NON_ADMIN_ROLES
+        for role in roles
+    )
 
 
 def valid_ip(value: Any) -> str | None:

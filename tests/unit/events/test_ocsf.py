@@ -182,6 +182,41 @@ def test_member_changes_name_the_new_values_in_user_result() -> None:
     assert [ocsf(e)["activity_id"] for e in first_seen_active] == [1]  # Create
 
 
+MEMBER_ROLE = {"role_id": "pid_dbtmr:1234", "name": "Member", "description": "No admin rights"}
+ADMIN_ROLE = {"role_id": "pid_dbtmr:2345", "name": "Team admin", "description": "All"}
+
+
+@pytest.mark.parametrize(
+    ("roles", "user_type"),
+    [
+        (None, "User"),
+        ([], "User"),
+        ([MEMBER_ROLE], "User"),  # every plain member holds the role named "Member"
+        ([ADMIN_ROLE], "Admin"),
+        ([MEMBER_ROLE, ADMIN_ROLE], "Admin"),
+    ],
+)
+def test_only_an_admin_role_makes_the_ocsf_user_an_admin(
+    roles: list[dict[str, str]] | None, user_type: str
+) -> None:
+    record = member_record(roles=roles) if roles is not None else member_record()
+    joined, _ = diff_member(None, one_member(record), None, C)
+    assert ocsf(joined[0])["user"]["type"] == user_type
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "user_type"),
+    [([MEMBER_ROLE], [ADMIN_ROLE], "Admin"), ([ADMIN_ROLE], [MEMBER_ROLE], "User")],
+)
+def test_a_role_change_names_the_new_ocsf_user_type(
+    before: list[dict[str, str]], after: list[dict[str, str]], user_type: str
+) -> None:
+    _, state = diff_member(None, one_member(member_record(roles=before)), None, C)
+    events, _ = diff_member(state, one_member(member_record(roles=after)), None, C)
+    [updated] = [e for e in events if e.event_type == "member.updated"]
+    assert ocsf(updated)["user_result"]["type"] == user_type
+
+
 def test_team_change_shows_old_and_new_values() -> None:
     data = ocsf(SAMPLES["team.changed"])
     assert data["entity"]["data"]["num_licensed_users"] == 50
