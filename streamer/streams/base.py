@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from streamer.clock import Clock
 from streamer.config import Settings
-from streamer.dropbox.client import DropboxClient
+from streamer.dropbox import DropboxClient
 from streamer.dropbox.models import ParseResult, Record, RejectedRecord
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.state import META, load_state

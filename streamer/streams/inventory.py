@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from streamer.aio import prefetch
-from streamer.dropbox.client import DropboxClient
+from streamer.dropbox import (
+    DropboxClient,
+    Page,
+    linked_apps_pages,
+    members_devices_pages,
+    members_pages,
+)
 from streamer.dropbox.models import (
     MemberDevices,
     MemberLinkedApps,
@@ -26,12 +32,6 @@ from streamer.dropbox.models import (
     parse_linked_apps,
     parse_member_devices,
     parse_members,
-)
-from streamer.dropbox.pagination import (
-    Page,
-    linked_apps_pages,
-    members_devices_pages,
-    members_pages,
 )
 from streamer.events.activity import member_activity
 from streamer.events.apps import APPS as APPS_ENTITY
