@@ -61,17 +61,15 @@ class CycleStats:
             self.by_type[event_type] = self.by_type.get(event_type, 0) + count
 
 
+@dataclass
 class TeamCommitter:
     """Runs one team's stream cycles against the sink."""
 
-    def __init__(
-        self, team: str, sink: Sink, outbox: Outbox, *, clock: Clock, metrics: Metrics
-    ) -> None:
-        self._team = team
-        self._sink = sink
-        self._outbox = outbox
-        self._clock = clock
-        self._metrics = metrics
+    team: str
+    sink: Sink
+    outbox: Outbox
+    clock: Clock
+    metrics: Metrics
 
     async def cycle(
         self,
@@ -104,7 +102,7 @@ class TeamCommitter:
     ) -> AsyncIterator[Prepared]:
         """Each batch as it will be committed, made as soon as the stream yields it."""
         async for batch in batches:
-            prepared = self._outbox.prepare(stream, batch)
+            prepared = self.outbox.prepare(stream, batch)
             del batch  # not held by this frame while the commit waits
             yield prepared
 
@@ -117,10 +115,10 @@ class TeamCommitter:
         pages: int,
     ) -> None:
         """``store``: where the states are folded after the commit; ``None``: write none."""
-        team, metrics = self._team, self._metrics
+        team, metrics = self.team, self.metrics
         state: Sequence[OutRecord] = []
         if store is not None:
-            state = self._outbox.state_records(team, namespace, batch.state)
+            state = self.outbox.state_records(team, namespace, batch.state)
         for rejected in batch.rejected:
             # Never silently dropped: each one is logged with its reason and counted.
             log.warning(
@@ -130,10 +128,10 @@ class TeamCommitter:
                 reason=rejected.reason[:500],
             )
             metrics.rejected.labels(team, namespace).inc()
-        await self._sink.commit(batch.records, state)
+        await self.sink.commit(batch.records, state)
         if store is not None:
             fold(store, batch.state)
-            metrics.checkpointed(team, namespace, self._clock.now().timestamp())
+            metrics.checkpointed(team, namespace, self.clock.now().timestamp())
         metrics.pages.labels(team, namespace).inc(pages)  # a group commit has several
         metrics.records.labels(team, namespace).inc(batch.api_records)
         for event_type, count in batch.by_type.items():

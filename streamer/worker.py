@@ -61,9 +61,7 @@ class TeamWorker:
         self._states = states
         self._clock = clock
         self._metrics = metrics
-        self._committer = TeamCommitter(
-            name, publisher, Outbox(settings.kafka), clock=clock, metrics=metrics
-        )
+        self._committer = TeamCommitter(name, publisher, Outbox(settings.kafka), clock, metrics)
         api = TeamApi.build(
             name, team, settings.http, transport=transport, clock=clock, metrics=metrics
         )
