@@ -4,10 +4,15 @@
 - ``isolation_level="read_committed"``: in ``exactly_once`` delivery mode the streamer writes
   each page in a Kafka transaction; an aborted one (a crash, a fenced worker) is never seen.
 - Offsets are committed only after the events are handled: a crash re-delivers, never loses.
-- Duplicates are dropped by event id with a bounded LRU: ``at_least_once`` delivery (and a
-  re-delivery after a crash) can repeat an event, always with the same id. The id is the
-  ``event_id`` header, present on native and OCSF records alike (``event_id`` in the native
-  JSON, ``metadata.uid`` in OCSF).
+- Duplicates are dropped by topic and event id with a bounded LRU: ``at_least_once`` delivery
+  (and a re-delivery after a crash) can repeat an event on its topic, always with the same id.
+  The id is the ``event_id`` header, present on native and OCSF records alike (``event_id`` in
+  the native JSON, ``metadata.uid`` in OCSF); a native and an OCSF topic carry one fact with
+  one id, and both copies are handled.
+
+- A batch handler (``handle_batch``) gets every fetched batch at once, undecodable records
+  included, and the offsets are committed when it returns: what bulk writers need
+  (``opensearch_indexer.py`` indexes each batch with one bulk request).
 
 Needs only ``aiokafka`` (``pip install aiokafka``). Prints one JSON event per line:
 
@@ -70,7 +75,22 @@ class Stats:
     undecodable: int = 0
 
 
+@dataclass
+class Delivery:
+    """One record of a fetched batch, for a batch handler: where it came from, its bytes, and
+    the decoded event (None when the value is not a JSON object)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    event: dict[str, Any] | None
+
+
 Handler = Callable[[dict[str, Any], Mapping[str, bytes]], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 async def print_event(event: dict[str, Any], headers: Mapping[str, bytes]) -> None:
@@ -83,13 +103,17 @@ async def consume(
     group_id: str,
     *,
     handle: Handler = print_event,
+    handle_batch: BatchHandler | None = None,
     stop: asyncio.Event | None = None,
     exit_when_idle: float | None = None,
     dedupe_capacity: int = 100_000,
     **kafka: Any,
 ) -> Stats:
     """Consume ``topics`` as consumer group ``group_id`` until ``stop`` is set (or, with
-    ``exit_when_idle``, until no record arrived for that many seconds). ``kafka``: more
+    ``exit_when_idle``, until no record arrived for that many seconds). With ``handle_batch``,
+    each fetched batch (duplicates dropped, undecodable records kept with ``event=None``) goes
+    to it in one call instead of event by event to ``handle``; an exception from either stops
+    the consumer before that batch's offsets are committed. ``kafka``: more
     ``AIOKafkaConsumer`` arguments (``security_protocol``, ``sasl_mechanism``, ...)."""
     stop = stop or asyncio.Event()
     dedupe = Deduper(dedupe_capacity)
@@ -109,11 +133,13 @@ async def consume(
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             if not batches:
-                idle += 0.5
+                if consumer.assignment():  # not idle while the group is still being joined
+                    idle += 0.5
                 if exit_when_idle is not None and idle >= exit_when_idle:
                     break
                 continue
             idle = 0.0
+            batch: list[Delivery] = []
             for records in batches.values():
                 for record in records:
                     stats.received += 1
@@ -121,14 +147,36 @@ async def consume(
                     try:
                         event = json.loads(record.value)
                     except (TypeError, ValueError):
-                        stats.undecodable += 1  # not JSON: log it in real life, never guess
-                        continue
-                    event_id = event_id_of(headers, event)
-                    if event_id is not None and dedupe.seen(event_id):
-                        stats.duplicates += 1
-                        continue
-                    await handle(event, headers)
-                    stats.handled += 1
+                        event = None
+                    if not isinstance(event, dict):
+                        stats.undecodable += 1  # not a JSON object: never guess
+                        event = None
+                    else:
+                        event_id = event_id_of(headers, event)
+                        # per topic: a native and an OCSF topic carry the same fact with the
+                        # same id, and both are wanted; a re-delivery comes on the same topic
+                        if event_id is not None and dedupe.seen(f"{record.topic}/{event_id}"):
+                            stats.duplicates += 1
+                            continue
+                    batch.append(
+                        Delivery(
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                            record.key,
+                            record.value,
+                            headers,
+                            event,
+                        )
+                    )
+            if handle_batch is not None:
+                await handle_batch(batch)
+                stats.handled += sum(d.event is not None for d in batch)
+            else:
+                for delivery in batch:
+                    if delivery.event is not None:  # log undecodable ones in real life
+                        await handle(delivery.event, delivery.headers)
+                        stats.handled += 1
             await consumer.commit()  # only after the batch is handled
     finally:
         await consumer.stop()
