@@ -88,7 +88,7 @@ class TeamCommitter:
         async for ready in prefetch_many(prepared, PREFETCH):
             # group commit: the batches that piled up while the last commit waited for Kafka
             batch = ready[0] if len(ready) == 1 else merge(ready)
-            store = None if ctx.replay else ctx.state
+            store = None if ctx.replay else ctx.store
             await self._commit(namespace or stream.name, store, batch, pages=len(ready))
             if on_commit is not None:
                 on_commit(batch)

@@ -89,7 +89,7 @@ class TeamWorker:
             client=self.client,
             clock=self._clock,
             settings=self._settings,
-            state=self._states[stream_key(self.name, stream)],
+            store=self._states[stream_key(self.name, stream)],
             directory=self.directory,
             peers=self.peers,
             replay=replay,

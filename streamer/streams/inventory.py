@@ -79,7 +79,7 @@ class InventoryStream(Generic[R]):
         spec, entity, latch = self.spec, self.spec.entity, ctx.members_latch
         baseline = ctx.baseline()
         plan = Plan.of(
-            ctx.state,
+            ctx.store,
             baseline=baseline,
             replay=ctx.replay,
             slot=ctx.snapshot_slot(),
@@ -87,7 +87,7 @@ class InventoryStream(Generic[R]):
         )
         listing = Listing(
             entity,
-            ctx.state,
+            ctx.store,
             plan,
             directory=ctx.directory if spec.directory else None,
             summary=spec.summary(ctx) if spec.summary is not None else None,
