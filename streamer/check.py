@@ -15,8 +15,9 @@ from aiokafka.errors import KafkaError
 from streamer.clock import SystemClock
 from streamer.config import STREAM_NAMES, Settings, TeamSettings
 from streamer.dropbox import AiohttpTransport, TeamApi, Transport
-from streamer.errors import DropboxApiError, DropboxAuthError, MissingScopeError
+from streamer.errors import ConfigError, DropboxApiError, DropboxAuthError, MissingScopeError
 from streamer.kafka.connection import client_kwargs
+from streamer.kafka.diagnose import kafka_error
 from streamer.kafka.topics import wanted_topics
 
 Status = Literal["ok", "warn", "fail"]
@@ -87,17 +88,32 @@ async def check_team(
 
 async def check_kafka(settings: Settings) -> list[Row]:
     kafka = settings.kafka
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
     subject = f"kafka {kafka.bootstrap_servers}"
+    try:
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    except ConfigError as exc:  # a TLS file that cannot be used
+        return [Row(subject, "fail", str(exc), exc.exit_code)]
     try:
         await admin.start()
         existing = set(await admin.list_topics())
     except (KafkaError, OSError) as exc:
-        detail = f"unreachable ({type(exc).__name__}); check kafka.bootstrap_servers and security"
-        return [Row(subject, "fail", detail, 5)]
+        error = await kafka_error(kafka, exc, "")
+        return [Row(subject, "fail", str(error), error.exit_code)]
     finally:
         await admin.close()
-    rows = [Row(subject, "ok", f"reachable ({kafka.security_protocol})")]
+    how: str = kafka.security_protocol
+    if kafka.security_protocol.startswith("SASL_"):
+        how += f" {kafka.sasl_mechanism}"
+    rows = [Row(subject, "ok", f"reachable ({how})")]
+    if kafka.security_protocol in ("SSL", "SASL_SSL") and not kafka.ssl_check_hostname:
+        rows.append(
+            Row(
+                f"{subject} TLS",
+                "warn",
+                "kafka.ssl_check_hostname = false: any certificate from a trusted CA is "
+                "accepted for any broker",
+            )
+        )
     for topic in wanted_topics(kafka, list(STREAM_NAMES)):
         if topic in existing:
             rows.append(Row(f"topic {topic}", "ok", "exists"))

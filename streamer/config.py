@@ -181,23 +181,65 @@ class FormatSettings(_Strict):
         return value
 
 
+class KafkaOAuthSettings(_Strict):
+    """SASL/OAUTHBEARER: an access token from an OAuth 2 token endpoint (client credentials
+    grant), as Confluent Cloud and Azure Event Hubs use; fetched again ahead of expiry."""
+
+    token_url: str | None = None
+    """Token endpoint of the identity provider (``https://``; ``http://`` only on loopback).
+    Required with ``sasl_mechanism = "OAUTHBEARER"``."""
+    client_id: str | None = None
+    """OAuth client id. Required with OAUTHBEARER."""
+    client_secret: SecretStr | None = None
+    """OAuth client secret; prefer ``client_secret_file``. Required with OAUTHBEARER."""
+    scope: str | None = None
+    """Scope to request (space-separated), e.g. ``api://<app>/.default`` for Entra ID."""
+    extensions: dict[str, str] = Field(default_factory=dict)
+    """SASL extensions sent with the token, e.g. Confluent Cloud's ``logicalCluster`` and
+    ``identityPoolId``. Set them in the TOML file: environment variable names lose their case."""
+    ca_file: Path | None = None
+    """Extra CA to trust for the token endpoint (system CAs are always trusted)."""
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme == "https" and parsed.hostname:
+            return value
+        if parsed.scheme == "http" and parsed.hostname and is_loopback(parsed.hostname):
+            return value
+        raise ValueError("must be an https:// URL (http:// only for a loopback address)")
+
+
+_TLS_KEYS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_key_password")
+
+
 class KafkaSettings(_Strict):
     bootstrap_servers: str = "127.0.0.1:19092"
     """Comma-separated ``host:port`` list."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    """How to talk to the brokers."""
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    """Required with SASL_* protocols."""
+    """How to talk to the brokers. ``SSL`` and ``SASL_SSL`` use TLS (docs/operations.md)."""
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    """Required with SASL_* protocols; ``OAUTHBEARER`` takes its settings from ``kafka.oauth``."""
     sasl_username: str | None = None
-    """Required with SASL_* protocols."""
+    """Required with SASL_* protocols (except OAUTHBEARER)."""
     sasl_password: SecretStr | None = None
-    """Required with SASL_* protocols; prefer ``sasl_password_file``."""
+    """Required with SASL_* protocols (except OAUTHBEARER); prefer ``sasl_password_file``."""
     ssl_cafile: Path | None = None
-    """CA bundle for SSL / SASL_SSL (system CAs when unset)."""
+    """CA bundle (PEM) to trust for the brokers' certificates; the system CAs when unset."""
     ssl_certfile: Path | None = None
-    """Client certificate for mutual TLS."""
+    """Client certificate (PEM, may include the chain and the key) for mutual TLS."""
     ssl_keyfile: Path | None = None
-    """Client key for mutual TLS."""
+    """Client private key (PEM) for mutual TLS, when not inside ``ssl_certfile``."""
+    ssl_key_password: SecretStr | None = None
+    """Password of an encrypted ``ssl_keyfile``; prefer ``ssl_key_password_file``."""
+    ssl_check_hostname: bool = True
+    """Check that the broker's certificate names the host dialled. Turning it off (a warning
+    at start) lets anyone with a certificate from the same CA pose as the broker."""
+    oauth: KafkaOAuthSettings = KafkaOAuthSettings()
+    """OAUTHBEARER token endpoint and client credentials."""
     client_id: str = "dropbox-streamer"
     """Kafka client id (broker logs, quotas)."""
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
@@ -225,17 +267,51 @@ class KafkaSettings(_Strict):
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:
-        if self.security_protocol.startswith("SASL_"):
-            missing = [
-                name
-                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
-                if getattr(self, name) is None
-            ]
+        protocol = self.security_protocol
+        oauth_set = sorted(k for k, v in self.oauth if v)
+        uses_oauth = protocol.startswith("SASL_") and self.sasl_mechanism == "OAUTHBEARER"
+        if protocol.startswith("SASL_"):
+            if uses_oauth:
+                needed = [f"oauth.{k}" for k in ("token_url", "client_id", "client_secret")]
+                extra = [k for k in ("sasl_username", "sasl_password") if getattr(self, k)]
+                if extra:
+                    raise ValueError(
+                        f"{' and '.join(extra)} are not used with OAUTHBEARER (the token "
+                        "comes from kafka.oauth): remove them"
+                    )
+            else:
+                needed = ["sasl_mechanism", "sasl_username", "sasl_password"]
+            missing = [k for k in needed if _dotted_get(self, k) is None]
             if missing:
-                raise ValueError(
-                    f"security_protocol {self.security_protocol} needs {', '.join(missing)}"
-                )
+                raise ValueError(f"security_protocol {protocol} needs {', '.join(missing)}")
+        if oauth_set and not uses_oauth:
+            raise ValueError(
+                f"oauth.{oauth_set[0]} is set but the connection does not use OAUTHBEARER: set "
+                'security_protocol = "SASL_SSL" and sasl_mechanism = "OAUTHBEARER", or remove it'
+            )
+        tls_set = [k for k in _TLS_KEYS if getattr(self, k) is not None]
+        if tls_set and protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError(
+                f"{tls_set[0]} is set but security_protocol {protocol} does not use TLS: "
+                "use SSL or SASL_SSL, or remove it"
+            )
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_keyfile needs ssl_certfile (the client certificate)")
+        if self.ssl_key_password is not None and self.ssl_certfile is None:
+            raise ValueError("ssl_key_password needs ssl_certfile and ssl_keyfile")
         return self
+
+    def secrets(self) -> list[str]:
+        """Every secret value of this section (for log redaction)."""
+        found = [self.sasl_password, self.ssl_key_password, self.oauth.client_secret]
+        return [s.get_secret_value() for s in found if s is not None]
+
+
+def _dotted_get(model: BaseModel, dotted: str) -> Any:
+    value: Any = model
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 class HttpSettings(_Strict):

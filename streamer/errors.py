@@ -9,6 +9,7 @@
     │   ├── BadRequestError       a 400: our request was wrong (a bug, please report)
     │   └── RetryBudgetExhausted  transient errors / 429s outlasted the retry budget
     └── KafkaUnavailableError     the broker cannot be reached or refuses writes      (exit 5)
+        └── KafkaRefusedError     the broker refused us: TLS or authentication (waiting cannot help)
 
 Messages never include secret values; callers pass names, not values.
 """
@@ -77,11 +78,18 @@ class KafkaUnavailableError(StreamerError):
     exit_code = 5
 
 
+class KafkaRefusedError(KafkaUnavailableError):
+    """The broker is there but refused the connection: a TLS handshake that failed (untrusted
+    or expired certificate, missing client certificate) or failed authentication. Permanent
+    until the configuration or the cluster changes, so never worth waiting for."""
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success (or stopped by SIGTERM/SIGINT after flushing)",
     1: "unexpected internal error (a bug: please report it with the log)",
     2: "invalid configuration or command-line usage",
     3: "Dropbox refused the credentials (e.g. revoked refresh token)",
     4: "Dropbox API error that retries cannot fix (missing scope, retry budget exhausted)",
-    5: "Kafka unavailable, topics missing, or writes refused",
+    5: "Kafka unavailable or refused the connection (TLS, authentication), topics missing, "
+    "or writes refused",
 }

@@ -45,9 +45,7 @@ def secret_values(settings: Settings) -> list[str]:
     values = []
     for team in settings.teams.values():
         values += [team.app_secret.get_secret_value(), team.refresh_token.get_secret_value()]
-    if settings.kafka.sasl_password is not None:
-        values.append(settings.kafka.sasl_password.get_secret_value())
-    return values
+    return values + settings.kafka.secrets()
 
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")

@@ -12,9 +12,11 @@ from tests.kafka_broker import (
     KafkaBroker,
     KafkaSasl,
     KafkaStartError,
+    KafkaTls,
     KafkaTopicFactory,
     sasl_from_env,
     start_broker,
+    tls_from_env,
 )
 
 # ================================================================================================
@@ -73,6 +75,23 @@ def kafka_sasl(kafka_broker: KafkaBroker | None) -> KafkaSasl:
         return sasl
     assert kafka_broker.sasl is not None
     return kafka_broker.sasl
+
+
+@pytest.fixture(scope="session")
+def kafka_tls(kafka_broker: KafkaBroker | None) -> KafkaTls:
+    """The TLS listeners (SSL, mutual TLS, SASL_SSL with OAUTHBEARER, and two with bad
+    certificates) and the CA, client certificate and OAuth signing key to use them."""
+    if kafka_broker is None:
+        tls = tls_from_env(os.environ)
+        if tls is None:
+            pytest.skip(
+                "KAFKA_BOOTSTRAP_SERVERS names an external broker and no TLS listeners are "
+                "given (the KAFKA_*SSL* and KAFKA_OAUTH_* variables `export $(scripts/kafka "
+                "start)` sets)"
+            )
+        return tls
+    assert kafka_broker.tls is not None
+    return kafka_broker.tls
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """A real single-node Kafka broker for the test session, driven through ``scripts/kafka``.
 
-The script does the work (fetch the jars, format KRaft storage with the SCRAM test user, start
-the JVM, wait until both client listeners answer Kafka requests); this module only picks free
-ports and a private state dir, runs it, parses what it prints and makes sure the JVM goes
-away again: ``stop()`` from the fixture finalizer, an ``atexit`` hook as a second line, and a
-watchdog in the script (``STREAMER_KAFKA_WATCH_PID``) for when this process is killed outright.
+The script does the work (fetch the jars, make the test CA and certificates, format KRaft
+storage with the SCRAM test user, start the JVM, wait until the client listeners answer); this
+module only picks free ports and a private state dir, runs it, parses what it prints
+(``KafkaSasl``, ``KafkaTls``) and makes sure the JVM goes away again: ``stop()`` from the
+fixture finalizer, an ``atexit`` hook as a second line, and a watchdog in the script
+(``STREAMER_KAFKA_WATCH_PID``) for when this process is killed outright.
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ class KafkaSasl(NamedTuple):
     mechanisms: tuple[str, ...]
 
 
+class KafkaTls(NamedTuple):
+    """The broker's TLS listeners and the files to reach them (``scripts/kafka`` made them)."""
+
+    ssl: str  # bootstrap servers: TLS, server authentication only
+    mtls: str  # TLS, client certificate required
+    sasl_ssl: str  # SASL over TLS: PLAIN, SCRAM-SHA-256/512 (KafkaSasl's user), OAUTHBEARER
+    expired: str  # TLS with an expired server certificate
+    wrong_host: str  # TLS with a certificate for kafka.wrong-host.invalid
+    cafile: Path  # the CA every broker certificate (and the client's) was signed by
+    client_certfile: Path
+    client_keyfile: Path
+    oauth_signing_key: Path  # the key the SASL_SSL listener's JWKS trusts (ES256)
+    oauth_key_id: str
+
+
 class KafkaStartError(RuntimeError):
     """``scripts/kafka start`` failed; the message carries its output."""
 
@@ -73,6 +89,36 @@ def sasl_from_env(env: Mapping[str, str]) -> KafkaSasl | None:
         return None
 
 
+def tls_from_env(env: Mapping[str, str]) -> KafkaTls | None:
+    """The TLS listeners described by ``KAFKA_*SSL*`` and ``KAFKA_OAUTH_*`` variables, if all
+    are there."""
+    try:
+        return KafkaTls(
+            ssl=env["KAFKA_SSL_BOOTSTRAP_SERVERS"],
+            mtls=env["KAFKA_MTLS_BOOTSTRAP_SERVERS"],
+            sasl_ssl=env["KAFKA_SASL_SSL_BOOTSTRAP_SERVERS"],
+            expired=env["KAFKA_SSL_EXPIRED_BOOTSTRAP_SERVERS"],
+            wrong_host=env["KAFKA_SSL_WRONG_HOST_BOOTSTRAP_SERVERS"],
+            cafile=Path(env["KAFKA_SSL_CAFILE"]),
+            client_certfile=Path(env["KAFKA_SSL_CLIENT_CERTFILE"]),
+            client_keyfile=Path(env["KAFKA_SSL_CLIENT_KEYFILE"]),
+            oauth_signing_key=Path(env["KAFKA_OAUTH_SIGNING_KEY"]),
+            oauth_key_id=env["KAFKA_OAUTH_KEY_ID"],
+        )
+    except KeyError:
+        return None
+
+
+# every port scripts/kafka listens on, by the variable that moves it
+_LISTENERS = ("", "_SASL", "_CONTROLLER", "_SSL", "_MTLS", "_SASL_SSL", "_EXPIRED", "_WRONG_HOST")
+PORT_VARIABLES = tuple(f"STREAMER_KAFKA{name}_PORT" for name in _LISTENERS)
+
+
+def free_port_env() -> dict[str, str]:
+    """``STREAMER_KAFKA*_PORT`` variables for a ``scripts/kafka`` on free loopback ports."""
+    return dict(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES))), strict=True))
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` distinct loopback ports that were free a moment ago."""
     with contextlib.ExitStack() as stack:
@@ -90,11 +136,10 @@ class KafkaBroker:
     """One ``scripts/kafka`` instance with its own state dir and ports."""
 
     state_dir: Path
-    port: int
-    sasl_port: int
-    controller_port: int
+    ports: dict[str, str]  # STREAMER_KAFKA*_PORT variables (free_port_env)
     bootstrap_servers: str = ""
     sasl: KafkaSasl | None = None
+    tls: KafkaTls | None = None
     _running: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -105,10 +150,8 @@ class KafkaBroker:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
+            self.ports,
             STREAMER_KAFKA_HOME=str(self.state_dir),
-            STREAMER_KAFKA_PORT=str(self.port),
-            STREAMER_KAFKA_SASL_PORT=str(self.sasl_port),
-            STREAMER_KAFKA_CONTROLLER_PORT=str(self.controller_port),
             STREAMER_KAFKA_WATCH_PID=str(os.getpid()),
         )
         return env
@@ -145,6 +188,7 @@ class KafkaBroker:
             env = parse_env_lines(result.stdout)
             self.bootstrap_servers = env["KAFKA_BOOTSTRAP_SERVERS"]
             self.sasl = sasl_from_env(env)
+            self.tls = tls_from_env(env)
 
     def stop(self, *, keep_data: bool = False) -> None:
         """Stop the JVM (SIGTERM, SIGKILL after a deadline). Idempotent. The data is deleted
@@ -170,8 +214,7 @@ def start_broker(state_dir: Path, attempts: int = 3) -> KafkaBroker:
     """Start a broker on fresh free ports; retry if another process grabbed a port meanwhile."""
     error: KafkaStartError | None = None
     for _ in range(attempts):
-        port, sasl_port, controller_port = free_ports(3)
-        broker = KafkaBroker(state_dir, port, sasl_port, controller_port)
+        broker = KafkaBroker(state_dir, free_port_env())
         try:
             broker.start()
         except KafkaStartError as exc:

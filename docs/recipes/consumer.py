@@ -19,6 +19,13 @@ Needs only ``aiokafka`` (``pip install aiokafka``). Prints one JSON event per li
     python consumer.py --bootstrap-servers kafka:9092 --group siem-forwarder \\
         dropbox.audit dropbox.members dropbox.sessions
 
+Over TLS, mutual TLS or SASL (the password comes from ``KAFKA_SASL_PASSWORD``, never from the
+command line, which every user of the machine can read):
+
+    KAFKA_SASL_PASSWORD=... python consumer.py --bootstrap-servers kafka:9094 \\
+        --security-protocol SASL_SSL --ssl-cafile ca.pem --sasl-mechanism SCRAM-SHA-512 \\
+        --sasl-username siem --group siem-forwarder dropbox.audit
+
 Replace ``handle`` (or pass your own to ``consume``) to forward events somewhere else.
 Tested against a real broker by ``tests/integration/test_recipe_consumer.py``.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections import OrderedDict
@@ -36,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.helpers import create_ssl_context
 
 
 class Deduper:
@@ -97,6 +106,18 @@ async def print_event(event: dict[str, Any], headers: Mapping[str, bytes]) -> No
     sys.stdout.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
+async def caught_up(consumer: AIOKafkaConsumer) -> bool:
+    """Every assigned partition read up to its last stable offset (known once fetched)."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return False
+    for partition in assigned:
+        end = consumer.last_stable_offset(partition)
+        if end is None or await consumer.position(partition) < end:
+            return False
+    return True
+
+
 async def consume(
     bootstrap_servers: str,
     topics: Sequence[str],
@@ -110,11 +131,12 @@ async def consume(
     **kafka: Any,
 ) -> Stats:
     """Consume ``topics`` as consumer group ``group_id`` until ``stop`` is set (or, with
-    ``exit_when_idle``, until no record arrived for that many seconds). With ``handle_batch``,
-    each fetched batch (duplicates dropped, undecodable records kept with ``event=None``) goes
-    to it in one call instead of event by event to ``handle``; an exception from either stops
-    the consumer before that batch's offsets are committed. ``kafka``: more
-    ``AIOKafkaConsumer`` arguments (``security_protocol``, ``sasl_mechanism``, ...)."""
+    ``exit_when_idle``, until no record arrived for that many seconds after every partition was
+    read to its end). With ``handle_batch``, each fetched batch (duplicates dropped,
+    undecodable records kept with ``event=None``) goes to it in one call instead of event by
+    event to ``handle``; an exception from either stops the consumer before that batch's
+    offsets are committed. ``kafka``: more ``AIOKafkaConsumer`` arguments
+    (``security_protocol``, ``sasl_mechanism``, ...)."""
     stop = stop or asyncio.Event()
     dedupe = Deduper(dedupe_capacity)
     stats = Stats()
@@ -133,7 +155,7 @@ async def consume(
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             if not batches:
-                if consumer.assignment():  # not idle while the group is still being joined
+                if await caught_up(consumer):  # not idle while joining or still behind
                     idle += 0.5
                 if exit_when_idle is not None and idle >= exit_when_idle:
                     break
@@ -183,6 +205,43 @@ async def consume(
     return stats
 
 
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options ``security_kwargs`` reads (opensearch_indexer.py has them too)."""
+    parser.add_argument(
+        "--security-protocol",
+        default="PLAINTEXT",
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+    )
+    parser.add_argument("--ssl-cafile", help="CA bundle (PEM) for the brokers (default: system)")
+    parser.add_argument("--ssl-certfile", help="client certificate (PEM), for mutual TLS")
+    parser.add_argument("--ssl-keyfile", help="client private key (PEM), for mutual TLS")
+    parser.add_argument("--sasl-mechanism", choices=["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+    parser.add_argument("--sasl-username", help="password: KAFKA_SASL_PASSWORD in the environment")
+
+
+def security_kwargs(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """``AIOKafkaConsumer`` arguments for TLS / mutual TLS / SASL from the command line."""
+    kafka: dict[str, Any] = {"security_protocol": args.security_protocol}
+    if args.security_protocol in ("SSL", "SASL_SSL"):
+        # verifies the broker's certificate and host name; system CAs without --ssl-cafile
+        kafka["ssl_context"] = create_ssl_context(
+            cafile=args.ssl_cafile, certfile=args.ssl_certfile, keyfile=args.ssl_keyfile
+        )
+    if args.security_protocol.startswith("SASL_"):
+        password = environ.get("KAFKA_SASL_PASSWORD")
+        if not (args.sasl_mechanism and args.sasl_username and password):
+            raise SystemExit(
+                f"{args.security_protocol} needs --sasl-mechanism, --sasl-username and "
+                "KAFKA_SASL_PASSWORD in the environment"
+            )
+        kafka.update(
+            sasl_mechanism=args.sasl_mechanism,
+            sasl_plain_username=args.sasl_username,
+            sasl_plain_password=password,
+        )
+    return kafka
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("topics", nargs="+", help="topics to read, e.g. dropbox.audit")
@@ -190,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--group", required=True, help="consumer group id (offsets live there)")
     parser.add_argument("--dedupe-capacity", type=int, default=100_000, help="ids remembered")
     parser.add_argument("--exit-when-idle", type=float, help="stop after N idle seconds")
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
+    kafka = security_kwargs(args, os.environ)
 
     async def run() -> Stats:
         stop = asyncio.Event()
@@ -204,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop=stop,
             exit_when_idle=args.exit_when_idle,
             dedupe_capacity=args.dedupe_capacity,
+            **kafka,
         )
 
     stats = asyncio.run(run())

@@ -32,6 +32,10 @@ handled) with one bulk request per fetched batch through the official client's b
   headers plus ``dead_letter_reason`` and ``source_topic/partition/offset`` headers; the
   offsets are committed once Kafka has acknowledged those writes.
 
+Kafka over TLS or SASL: the options of ``consumer.py`` (``--security-protocol``,
+``--ssl-cafile``, ``--sasl-mechanism``, ``--sasl-username``; password in
+``KAFKA_SASL_PASSWORD``); the engine's password in ``OPENSEARCH_PASSWORD``.
+
 Needs ``opensearch-py[async]`` (OpenSearch 1.x-3.x and Elasticsearch 7.10 OSS) and ``aiokafka``.
 Exit codes: 0 done (``--exit-when-idle`` or a signal), 1 the engine or Kafka kept failing,
 2 usage, 3 not set up (templates or aliases missing, dead-letter topic missing).
@@ -55,7 +59,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from consumer import Delivery, Stats, consume, event_id_of
+from consumer import (
+    Delivery,
+    Stats,
+    add_security_arguments,
+    consume,
+    event_id_of,
+    security_kwargs,
+)
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
@@ -431,6 +442,7 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--retries", type=int, default=5, help="per failing bulk request")
             sub.add_argument("--chunk-size", type=int, default=500, help="documents per request")
             sub.add_argument("--exit-when-idle", type=float, help="stop after N idle seconds")
+            add_security_arguments(sub)  # Kafka TLS / SASL, as consumer.py
     return top
 
 
@@ -443,6 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream_of(topic, streams)
     except ValueError as exc:
         top.error(str(exc))
+    # TLS / SASL settings (a missing SASL password stops here, with one line)
+    kafka = security_kwargs(args, os.environ) if args.command == "index" else {}
 
     async def run_install() -> list[str]:
         client = AsyncOpenSearch(args.url, **_client_options(args))
@@ -466,6 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop=stop,
             exit_when_idle=args.exit_when_idle,
             client_options=_client_options(args),
+            **kafka,
         )
 
     try:

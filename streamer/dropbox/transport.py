@@ -1,4 +1,6 @@
-"""The HTTP seam: the only client-side module that imports aiohttp.
+"""The HTTP seam of the Dropbox client: the only module of it that imports aiohttp (the Kafka
+OAUTHBEARER token fetch, ``kafka/oauth.py``, has its own small one that words its errors for
+``kafka.oauth``).
 
 Everything above it (client, token refresh, OAuth) talks to a ``Transport``: one ``post`` that
 takes bytes or a form mapping and returns status, headers and the whole body, and

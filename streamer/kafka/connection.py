@@ -1,4 +1,10 @@
-"""Translate ``KafkaSettings`` into aiokafka client arguments (security, TLS, SASL)."""
+"""Translate ``KafkaSettings`` into aiokafka client arguments (security, TLS, SASL, OAuth).
+
+Every client (producer, consumer, admin) is built from ``client_kwargs``, so they all connect
+the same way. The TLS context comes from ``tls.ssl_context`` (clear errors for bad files), an
+OAUTHBEARER client gets its own token provider (``oauth``); when a client cannot connect,
+``diagnose.kafka_error`` names the cause.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,15 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.helpers import create_ssl_context
 
 from streamer.config import KafkaSettings
+from streamer.kafka.oauth import ClientCredentialsTokenProvider
+from streamer.kafka.tls import ssl_context
 
 
 def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
-    """Keyword arguments shared by the producer, consumer and admin client."""
+    """Keyword arguments shared by the producer, consumer and admin client. Raises
+    ``ConfigError`` when a TLS file cannot be used."""
     kwargs: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": settings.client_id,
@@ -20,16 +28,17 @@ def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
         "request_timeout_ms": int(settings.request_timeout * 1000),
     }
     if settings.security_protocol in ("SSL", "SASL_SSL"):
-        kwargs["ssl_context"] = create_ssl_context(
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
-            certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
-            keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
-        )
+        kwargs["ssl_context"] = ssl_context(settings)
     if settings.security_protocol.startswith("SASL_"):
-        assert settings.sasl_password is not None  # enforced by KafkaSettings validation
         kwargs["sasl_mechanism"] = settings.sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.sasl_username
-        kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+        if settings.sasl_mechanism == "OAUTHBEARER":
+            kwargs["sasl_oauth_token_provider"] = ClientCredentialsTokenProvider(
+                settings.oauth, timeout=settings.request_timeout
+            )
+        else:
+            assert settings.sasl_password is not None  # enforced by KafkaSettings validation
+            kwargs["sasl_plain_username"] = settings.sasl_username
+            kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value()
     return kwargs
 
 

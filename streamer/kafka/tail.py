@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from streamer.config import KafkaSettings
 from streamer.errors import KafkaUnavailableError
 from streamer.kafka.connection import client_kwargs, partitions_of, stop_consumer
+from streamer.kafka.diagnose import kafka_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,6 @@ async def tail(
                         {k: v for k, v in m.headers},
                     )
     except KafkaError as exc:
-        raise KafkaUnavailableError(
-            f"cannot read from Kafka at {settings.bootstrap_servers} ({type(exc).__name__})"
-        ) from None
+        raise await kafka_error(settings, exc, "to read") from None
     finally:
         await stop_consumer(consumer)

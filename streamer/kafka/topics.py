@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from streamer.config import KafkaSettings
 from streamer.errors import KafkaUnavailableError
 from streamer.kafka.connection import client_kwargs
+from streamer.kafka.diagnose import kafka_error
 
 # The state topic keeps the newest value per key forever: cursors and the previous poll.
 STATE_TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
@@ -48,10 +49,7 @@ async def ensure_topics(settings: KafkaSettings, streams: list[str]) -> list[str
     except KafkaUnavailableError:
         raise
     except (KafkaError, OSError) as exc:
-        raise KafkaUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers} to check topics "
-            f"({type(exc).__name__}); check kafka.bootstrap_servers and the security settings"
-        ) from None
+        raise await kafka_error(settings, exc, "to check topics") from None
     else:
         return created
     finally:

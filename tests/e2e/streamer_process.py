@@ -12,12 +12,15 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from streamer.config import STREAM_NAMES
 
 STREAMER = [sys.executable, "-m", "streamer.cli"]
 DEADLINE = 60.0
@@ -39,6 +42,39 @@ def write_toml(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> Path:
         lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def streamer_config(
+    path: Path, sim_url: str, kafka: Mapping[str, Any], **extra: Any
+) -> dict[str, str]:
+    """A config for one team on the simulator (its default credentials) and ``[kafka]`` from
+    ``kafka`` and ``extra``, with fresh topic names, test-sized timeouts and no metrics
+    server. Returns the topics by stream (and ``state``)."""
+    prefix = f"e2e{uuid.uuid4().hex[:8]}"
+    topics = {name: f"{prefix}.{name}" for name in (*STREAM_NAMES, "state")}
+    write_toml(
+        path,
+        {
+            "teams.acme": {
+                "app_key": "sim-app-key",
+                "app_secret": "sim-app-secret",
+                "refresh_token": "sim-refresh-token",
+                "api_url": sim_url,
+                "token_url": f"{sim_url}/oauth2/token",
+            },
+            "kafka": {
+                "client_id": prefix,
+                "partitions": 1,
+                "outage_limit": 20,
+                "request_timeout": 10,
+                **kafka,
+                **extra,
+            },
+            "kafka.topics": topics,
+            "metrics": {"enabled": False},
+        },
+    )
+    return topics
 
 
 @dataclass

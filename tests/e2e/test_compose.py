@@ -195,7 +195,22 @@ def test_metrics_listen_where_the_health_checks_and_published_ports_look(
         assert f"http://127.0.0.1:{metrics.port}/healthz" in probe
         # a service in another's network namespace publishes its ports there
         owner = all_services[name].get("network_mode", "").removeprefix("service:") or name
-        assert f"127.0.0.1:{metrics.port}:{metrics.port}" in all_services[owner]["ports"]
+        published = [p.split("#")[0].strip().rsplit(":", 1) for p in all_services[owner]["ports"]]
+        # "127.0.0.1:9464:9464", or a range for scaled workers: "127.0.0.1:9464-9473:9464"
+        assert any(
+            container == str(metrics.port) and host.startswith(f"127.0.0.1:{metrics.port}")
+            for host, container in published
+        ), all_services[owner]["ports"]
+
+
+def test_the_live_streamer_scales_to_several_workers(compose: dict[str, Any]) -> None:
+    """`--scale streamer=3` needs no fixed container name and a host port per worker."""
+    live = services(compose)["streamer"]
+    assert "container_name" not in live
+    (published,) = live["ports"]
+    host, _ = published.rsplit(":", 1)
+    first, _, last = host.removeprefix("127.0.0.1:").partition("-")
+    assert int(last) - int(first) + 1 >= 3
 
 
 def simulator_args(service: dict[str, Any]) -> list[str]:
@@ -231,8 +246,10 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_the_image_is_slim_non_root_and_runs_the_streamer() -> None:
     instructions = dockerfile_instructions()
+    # the base is a build argument (a mirror, or CI's stand-in), python:3.11-slim by default
+    assert ("ARG", "PYTHON_IMAGE=python:3.11-slim") in instructions
     froms = [rest for word, rest in instructions if word == "FROM"]
-    assert all(rest.startswith("python:3.11-slim") for rest in froms)
+    assert all(rest.startswith("${PYTHON_IMAGE}") for rest in froms)
     users = [rest for word, rest in instructions if word == "USER"]
     assert users, "the image must not run as root"
     assert users[-1] not in ("root", "0")

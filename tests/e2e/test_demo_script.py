@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka_broker import free_ports
+from tests.kafka_broker import free_port_env, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,13 +47,11 @@ def listening(port: int) -> bool:
 
 
 def test_demo_shows_events_then_ctrl_c_cleans_everything_up(tmp_path: Path) -> None:
-    kafka, sasl, controller, sim_port, metrics_port = free_ports(5)
+    sim_port, metrics_port = free_ports(2)
     env = {
         **os.environ,
+        **free_port_env(),
         "STREAMER_KAFKA_HOME": str(tmp_path / "kafka"),
-        "STREAMER_KAFKA_PORT": str(kafka),
-        "STREAMER_KAFKA_SASL_PORT": str(sasl),
-        "STREAMER_KAFKA_CONTROLLER_PORT": str(controller),
         "DEMO_SIM_PORT": str(sim_port),
         "DEMO_METRICS_PORT": str(metrics_port),
     }
@@ -99,7 +97,7 @@ def test_demo_shows_events_then_ctrl_c_cleans_everything_up(tmp_path: Path) -> N
     assert "==> stopping" in "".join(errors)
     assert not listening(sim_port)
     assert not listening(metrics_port)
-    assert not listening(kafka), "the broker the demo started is stopped"
+    assert not listening(int(env["STREAMER_KAFKA_PORT"])), "the broker the demo started is stopped"
     status = subprocess.run(
         [str(REPO / "scripts" / "kafka"), "status"], env=env, capture_output=True, check=False
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,7 @@ def indexer() -> ModuleType:
     return importlib.import_module("opensearch_indexer")
 
 
-async def run_indexer(*args: str) -> tuple[int, str]:
+async def run_indexer(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
     """Run the recipe as an operator does; (exit code, stderr)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -38,6 +39,7 @@ async def run_indexer(*args: str) -> tuple[int, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     _, err = await asyncio.wait_for(process.communicate(), COMMAND_DEADLINE)
     assert process.returncode is not None

@@ -20,10 +20,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streamer.events.envelope import Event
 from streamer.events.formats import encode_native
-from tests.kafka_broker import KafkaTopicFactory, consume_exactly
+from tests.kafka_broker import KafkaSasl, KafkaTopicFactory, consume_exactly
 from tests.siem.support import (
     ROOT,
     client,
+    counts_line,
     flat_mapping,
     indexer,
     request,
@@ -264,3 +265,27 @@ def test_install_renames_templates_patterns_and_aliases_to_the_prefix() -> None:
         "component_templates/acme-ocsf-mappings",
         "component_templates/acme-settings",
     ]
+
+
+async def test_it_reads_through_the_sasl_listener_with_the_consumer_recipes_options(
+    search_url: str,
+    installed: str,
+    kafka_bootstrap: str,
+    kafka_sasl: KafkaSasl,
+    kafka_topic_factory: KafkaTopicFactory,
+) -> None:
+    topic, dlq = await kafka_topic_factory(1), await kafka_topic_factory(1)
+    await produce(kafka_bootstrap, topic, [native(e) for e in audit_events(2)])
+    mechanism = kafka_sasl.mechanisms[-1]
+    code, err = await run_indexer(
+        "index", "--url", search_url, "--prefix", installed,
+        "--bootstrap-servers", kafka_sasl.bootstrap_servers,
+        "--security-protocol", "SASL_PLAINTEXT", "--sasl-mechanism", mechanism,
+        "--sasl-username", kafka_sasl.username, "--group", f"g{uuid.uuid4().hex[:8]}",
+        "--dead-letter-topic", dlq, "--stream", f"{topic}=audit", "--exit-when-idle", "2",
+        topic,
+        env={"KAFKA_SASL_PASSWORD": kafka_sasl.password},
+    )  # fmt: skip
+    assert code == 0, err
+    assert counts_line(err)["created"] == 2
+    assert kafka_sasl.password not in err
