@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streamer.dropbox.transport import AiohttpTransport  # noqa: E402
+from streamer.dropbox import AiohttpTransport  # noqa: E402
 
 
 def peak_mib() -> float:

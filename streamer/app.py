@@ -16,7 +16,7 @@ import structlog
 
 from streamer.clock import Clock, SystemClock
 from streamer.config import STREAM_NAMES, Settings
-from streamer.dropbox.transport import AiohttpTransport
+from streamer.dropbox import AiohttpTransport
 from streamer.errors import StreamerError
 from streamer.health import HealthServer
 from streamer.kafka.publisher import Publisher

@@ -17,15 +17,16 @@ import click
 from pydantic import SecretStr
 
 from streamer.config import check_url
-from streamer.dropbox.oauth import (
+from streamer.dropbox import (
     DEFAULT_SCOPES,
     DEFAULT_TOKEN_URL,
     DEFAULT_WEB_URL,
+    AiohttpTransport,
     TokenGrant,
+    Transport,
     authorize_url,
     exchange_code,
 )
-from streamer.dropbox.transport import AiohttpTransport, Transport
 from streamer.errors import ConfigError
 
 SCOPE_NEEDS = {

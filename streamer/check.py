@@ -14,8 +14,7 @@ from aiokafka.errors import KafkaError
 
 from streamer.clock import SystemClock
 from streamer.config import STREAM_NAMES, Settings, TeamSettings
-from streamer.dropbox.team import TeamApi
-from streamer.dropbox.transport import AiohttpTransport, Transport
+from streamer.dropbox import AiohttpTransport, TeamApi, Transport
 from streamer.errors import ConfigError, DropboxApiError, DropboxAuthError, MissingScopeError
 from streamer.kafka.connection import client_kwargs
 from streamer.kafka.diagnose import kafka_error

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from streamer.config import STREAM_NAMES, KafkaSettings
 from streamer.dropbox.models import RejectedRecord
-from streamer.events.envelope import Event
 from streamer.events.formats import Encoder, encoders
 from streamer.kafka.publisher import OutRecord
 from streamer.state import pack_state, record_key
+from streamer.streams.base import Batch
 
 __all__ = ["Outbox", "Prepared", "merge"]
 
@@ -57,21 +56,15 @@ class Outbox:
         }
         self._state_topic = kafka.topics.state
 
-    def prepare(
-        self,
-        stream: str,
-        events: list[Event],
-        member_events: list[Event],
-        state: Mapping[str, Any],
-        rejected: list[RejectedRecord],
-        api_records: int,
-    ) -> Prepared:
+    def prepare(self, stream: str, batch: Batch) -> Prepared:
+        """``stream``'s batch as records: its events to its topic, the member events to the
+        members topic, each in its topic's format."""
         by_type: dict[str, int] = {}
         newest: datetime | None = None
         records: list[OutRecord] = []
-        for route, batch in ((stream, events), (MEMBERS, member_events)):
+        for route, events in ((stream, batch.events), (MEMBERS, batch.member_events)):
             topic, encode = self._routes[route]
-            for event in batch:
+            for event in events:
                 records.append(OutRecord(topic, event.key(), *encode(event)))
                 by_type[event.event_type] = by_type.get(event.event_type, 0) + 1
                 if newest is None or event.event_time > newest:
@@ -80,9 +73,9 @@ class Outbox:
             records=records,
             # kept packed, as the very JSON bytes written to Kafka: 4x less memory than dicts
             # (and the store compresses them once it is large)
-            state={subject: pack_state(value) for subject, value in state.items()},
-            rejected=rejected,
-            api_records=api_records,
+            state={subject: pack_state(value) for subject, value in batch.state.items()},
+            rejected=batch.rejected,
+            api_records=batch.records,
             by_type=by_type,
             newest=newest,
         )

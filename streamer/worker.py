@@ -5,10 +5,9 @@ Within a team every stream runs as its own task. In the first members cycle, ses
 process a member only once the members stream has committed it (``streams.latch``), so their
 events can name the user (email, name); then all run on their own intervals.
 
-Backpressure: a stream prepares at most ``PREFETCH`` pages ahead of the pages being committed,
-and the commit waits for Kafka. When Kafka is slow or down, fetching waits; nothing is dropped.
-Group commit: the pages that were ready meanwhile go to Kafka together, in one commit (a
-commit costs two acknowledgement round trips however large it is).
+What one cycle of a stream does (prepare, commit, fold; backpressure and group commit) is
+``commit.TeamCommitter``; this module only decides which streams run, when, and what a
+failed cycle means.
 
 Shutdown: when ``stop`` is set, each stream finishes committing the batch in hand, abandons the
 page being fetched (it is fetched again after a restart) and returns.
@@ -18,43 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import structlog
 
-from streamer.aio import prefetch_many
 from streamer.clock import Clock
+from streamer.commit import CycleStats, TeamCommitter
 from streamer.config import Settings, TeamSettings
-from streamer.dropbox.team import TeamApi
-from streamer.dropbox.transport import Transport
+from streamer.dropbox import TeamApi, Transport
 from streamer.errors import DropboxApiError, MissingScopeError
 from streamer.events.envelope import UserRef
 from streamer.events.members import user_ref_from_state
-from streamer.kafka.publisher import OutRecord, Publisher
+from streamer.kafka.publisher import Publisher
 from streamer.metrics import Metrics
 from streamer.progress import BackfillProgress
-from streamer.records import Outbox, Prepared, merge
+from streamer.records import Outbox, Prepared
 from streamer.state import StateStores, load_state, stream_key
 from streamer.streams import build_streams
 from streamer.streams.audit import AuditStream, time_windows
-from streamer.streams.base import Batch, Stream, StreamContext
+from streamer.streams.base import Stream, StreamContext
 from streamer.streams.latch import MemberLatch, StoppedWaiting
 
 log = structlog.get_logger(__name__)
-
-PREFETCH = 1
-
-
-@dataclass
-class CycleStats:
-    pages: int = 0
-    records: int = 0
-    events: int = 0
-    rejected: int = 0
-    by_type: dict[str, int] = field(default_factory=dict)
 
 
 class TeamWorker:
@@ -76,7 +61,7 @@ class TeamWorker:
         self._states = states
         self._clock = clock
         self._metrics = metrics
-        self._outbox = Outbox(settings.kafka)
+        self._committer = TeamCommitter(name, publisher, Outbox(settings.kafka), clock, metrics)
         api = TeamApi.build(
             name, team, settings.http, transport=transport, clock=clock, metrics=metrics
         )
@@ -104,7 +89,7 @@ class TeamWorker:
             client=self.client,
             clock=self._clock,
             settings=self._settings,
-            state=self._states[stream_key(self.name, stream)],
+            store=self._states[stream_key(self.name, stream)],
             directory=self.directory,
             peers=self.peers,
             replay=replay,
@@ -172,7 +157,7 @@ class TeamWorker:
                         self.name, start, events=len(batch.records), newest=batch.newest
                     )
 
-            stats = await self._cycle(
+            stats = await self._committer.cycle(
                 stream, self.context("backfill"), stop, namespace="backfill", on_commit=committed
             )
             total.events += stats.events
@@ -204,13 +189,7 @@ class TeamWorker:
         while not stop.is_set():
             started = self._clock.monotonic()
             try:
-                stats = await self._cycle(
-                    stream,
-                    ctx,
-                    stop,
-                    replay=replay,
-                    on_commit=on_commit,
-                )
+                stats = await self._committer.cycle(stream, ctx, stop, on_commit=on_commit)
             except StoppedWaiting:
                 return  # stopped before the stream it waits for was done: nothing to commit
             except MissingScopeError as exc:
@@ -256,91 +235,3 @@ class TeamWorker:
             if remaining > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), remaining)
-
-    async def _cycle(
-        self,
-        stream: Stream,
-        ctx: StreamContext,
-        stop: asyncio.Event,
-        *,
-        replay: bool = False,
-        namespace: str | None = None,
-        on_commit: Callable[[Prepared], None] | None = None,
-    ) -> CycleStats:
-        stats = CycleStats()
-        async for ready in prefetch_many(self._prepared(stream.name, stream.poll(ctx)), PREFETCH):
-            # group commit: the pages that piled up while the last commit waited for Kafka
-            batch = ready[0] if len(ready) == 1 else merge(ready)
-            await self._commit(
-                namespace or stream.name, ctx, batch, write_state=not replay, pages=len(ready)
-            )
-            if on_commit is not None:
-                on_commit(batch)
-            stats.pages += len(ready)
-            stats.records += batch.api_records
-            stats.events += len(batch.records)
-            stats.rejected += len(batch.rejected)
-            for event_type, count in batch.by_type.items():
-                stats.by_type[event_type] = stats.by_type.get(event_type, 0) + count
-            if stop.is_set():
-                break
-        return stats
-
-    async def _prepared(
-        self, stream: str, batches: AsyncIterator[Batch]
-    ) -> AsyncIterator[Prepared]:
-        """Each batch as it will be committed, made as soon as the stream yields it."""
-        async for batch in batches:
-            prepared = self._prepare(stream, batch)
-            del batch  # not held by this frame while the commit waits
-            yield prepared
-
-    def _prepare(self, stream: str, batch: Batch) -> Prepared:
-        return self._outbox.prepare(
-            stream, batch.events, batch.member_events, batch.state, batch.rejected, batch.records
-        )
-
-    async def _commit(
-        self,
-        namespace: str,
-        ctx: StreamContext,
-        batch: Prepared,
-        *,
-        write_state: bool,
-        pages: int = 1,
-    ) -> None:
-        state: Sequence[OutRecord] = []
-        if write_state:
-            state = self._outbox.state_records(self.name, namespace, batch.state)
-        for rejected in batch.rejected:
-            # Never silently dropped: each one is logged with its reason and counted.
-            log.warning("record_rejected", detail=_describe_rejected(rejected))
-            self._metrics.rejected.labels(self.name, namespace).inc()
-        await self._publisher.commit(batch.records, state)
-        if write_state:
-            for subject, value in batch.state.items():
-                if value is None:
-                    if subject in ctx.state:  # not pop(): it would decompress the old value
-                        del ctx.state[subject]
-                else:
-                    ctx.state[subject] = value  # the store interns the subject
-            self._metrics.checkpointed(self.name, namespace, self._clock.now().timestamp())
-        self._metrics.pages.labels(self.name, namespace).inc(pages)  # a group commit has several
-        self._metrics.records.labels(self.name, namespace).inc(batch.api_records)
-        for event_type, count in batch.by_type.items():
-            self._metrics.events.labels(self.name, event_type).inc(count)
-        log.debug(
-            "committed",
-            pages=pages,
-            records=batch.api_records,
-            events=len(batch.records),
-            state=len(state),
-            rejected=len(batch.rejected),
-        )
-
-
-def _describe_rejected(rejected: Any) -> str:
-    reason = getattr(rejected, "reason", None)
-    if reason is None and isinstance(rejected, dict):
-        reason = rejected.get("reason")
-    return str(reason or rejected)[:500]

@@ -1,8 +1,10 @@
 """The Dropbox API client: transport seam, retries, per-team rate gate, tokens, paging.
 
-Public surface (implementation modules are imported from here, not from each other's callers)::
+Public surface: code outside this package imports the client from here (the API's record
+types and their page parsers are the public module ``streamer.dropbox.models``)::
 
     transport = AiohttpTransport()                     # one per process
+    api = TeamApi.build(name, team_settings, http_settings, transport=transport, clock=clock)
     tokens = TokenManager(team=..., app_key=..., app_secret=..., refresh_token=...,
                           transport=transport, clock=clock)
     client = DropboxClient(team=..., tokens=tokens, transport=transport,
@@ -30,6 +32,7 @@ from streamer.dropbox.pagination import (
 )
 from streamer.dropbox.ratelimit import RateGate, Slot
 from streamer.dropbox.retry import Action, Decision, RetryPolicy, classify
+from streamer.dropbox.team import TeamApi
 from streamer.dropbox.transport import (
     AiohttpTransport,
     MockTransport,
@@ -56,6 +59,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Slot",
+    "TeamApi",
     "TokenGrant",
     "TokenManager",
     "Transport",

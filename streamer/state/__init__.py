@@ -20,7 +20,7 @@ transaction in exactly-once mode), folded into its store only after that commit,
 back at start-up (``kafka.state.restore_state``).
 """
 
-from streamer.state.fold import StateStores, fold_record
+from streamer.state.fold import StateStores, fold, fold_record
 from streamer.state.keys import (
     META,
     PROGRESS,
@@ -41,6 +41,7 @@ __all__ = [
     "StateStore",
     "StateStores",
     "Stored",
+    "fold",
     "fold_record",
     "is_bookkeeping",
     "load_state",

@@ -16,8 +16,8 @@ from typing import Any
 
 from streamer.aio import prefetch
 from streamer.clock import format_dropbox_time, parse_dropbox_time
+from streamer.dropbox import audit_pages
 from streamer.dropbox.models import parse_events
-from streamer.dropbox.pagination import audit_pages
 from streamer.events.audit import audit_event
 from streamer.streams.base import BIG_PAGES_AHEAD, YIELD_EVERY, Batch, StreamContext, parse_page
 

@@ -2,7 +2,7 @@
 
 A stream is an async generator of ``Batch``es. Each batch holds the events of one API page and
 the state subjects they advance; the worker commits both together (see ``kafka.publisher``)
-and only then folds the state into ``StreamContext.state``. A stream never writes Kafka.
+and only then folds the state into ``StreamContext.store``. A stream never writes Kafka.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from streamer.clock import Clock
 from streamer.config import Settings
-from streamer.dropbox.client import DropboxClient
+from streamer.dropbox import DropboxClient
 from streamer.dropbox.models import ParseResult, Record, RejectedRecord
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.state import META, load_state
@@ -58,12 +58,12 @@ class StreamContext:
     client: DropboxClient
     clock: Clock
     settings: Settings
-    state: MutableMapping[str, Any]
-    """This stream's subject -> state: the packed JSON bytes (a ``StateStore``, compressed in
-    memory; each read of a compressed value is a fresh ``bytes``)."""
+    store: MutableMapping[str, bytes]
+    """This stream's store: subject -> packed state (a ``StateStore``, compressed in memory;
+    each read of a compressed value is a fresh ``bytes``)."""
     directory: Callable[[str], UserRef | None]
     peers: Callable[[str], Mapping[str, Any]]
-    """The state map of another stream of the same team."""
+    """The store of another stream of the same team."""
     replay: bool = False
     """Emit snapshots of everything, diff nothing, write no state (``--replay``)."""
     members_latch: MemberLatch | None = None
@@ -107,7 +107,7 @@ class StreamContext:
 
     def stored(self, subject: str) -> dict[str, Any] | None:
         """This stream's state of ``subject`` as a dict (decoding packed bytes)."""
-        return load_state(self.state.get(subject))
+        return load_state(self.store.get(subject))
 
     def peer(self, stream: str, subject: str) -> Any:
         """Another stream's state of ``subject`` (e.g. sessions, for activity summaries)."""

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from streamer.aio import prefetch
-from streamer.dropbox.client import DropboxClient
+from streamer.dropbox import (
+    DropboxClient,
+    Page,
+    linked_apps_pages,
+    members_devices_pages,
+    members_pages,
+)
 from streamer.dropbox.models import (
     MemberDevices,
     MemberLinkedApps,
@@ -26,12 +32,6 @@ from streamer.dropbox.models import (
     parse_linked_apps,
     parse_member_devices,
     parse_members,
-)
-from streamer.dropbox.pagination import (
-    Page,
-    linked_apps_pages,
-    members_devices_pages,
-    members_pages,
 )
 from streamer.events.activity import member_activity
 from streamer.events.apps import APPS as APPS_ENTITY
@@ -79,7 +79,7 @@ class InventoryStream(Generic[R]):
         spec, entity, latch = self.spec, self.spec.entity, ctx.members_latch
         baseline = ctx.baseline()
         plan = Plan.of(
-            ctx.state,
+            ctx.store,
             baseline=baseline,
             replay=ctx.replay,
             slot=ctx.snapshot_slot(),
@@ -87,7 +87,7 @@ class InventoryStream(Generic[R]):
         )
         listing = Listing(
             entity,
-            ctx.state,
+            ctx.store,
             plan,
             directory=ctx.directory if spec.directory else None,
             summary=spec.summary(ctx) if spec.summary is not None else None,

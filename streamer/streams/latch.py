@@ -23,7 +23,7 @@ class MemberLatch:
     that stream's first listing is over (a member it never listed stays unknown: ``None``)."""
 
     def __init__(self, members: Container[str], stop: asyncio.Event) -> None:
-        self._members = members  # the members stream's state map (committed subjects)
+        self._members = members  # the members stream's store (committed subjects)
         self._stop = stop
         self._complete = False
         self._advanced = asyncio.Event()

@@ -41,7 +41,7 @@ class TeamStream:
             if not ctx.replay:
                 batch.state[META] = {"snapshot_slot": slot, "baselined": True}
         if not ctx.replay:
-            previous = ctx.state.get(SUBJECT)
+            previous = ctx.store.get(SUBJECT)
             events, state = diff_team(previous, team, None, ectx)
             batch.events.extend(events)
             if state is not previous:

@@ -76,7 +76,7 @@ def context(
         client=PagedMembers(world, reset_at),  # type: ignore[arg-type]
         clock=clock,
         settings=settings,
-        state=state,
+        store=state,
         directory=lambda member_id: None,
         peers=lambda stream: state,
     )
@@ -85,9 +85,9 @@ def context(
 def commit(ctx: StreamContext, state: dict[str, Any]) -> None:
     for subject, value in state.items():
         if value is None:
-            ctx.state.pop(subject, None)
+            ctx.store.pop(subject, None)
         else:
-            ctx.state[subject] = pack_state(value)  # as the worker folds it in
+            ctx.store[subject] = pack_state(value)  # as the worker folds it in
 
 
 async def poll(ctx: StreamContext, *, pages: int | None = None) -> list[str]:
@@ -141,7 +141,7 @@ async def test_the_finished_listing_leaves_no_progress_markers(world: World) -> 
     ctx = context(world, restored(state), clock)
     await poll(ctx)
 
-    assert not [s for s in ctx.state if s.startswith(PROGRESS)]
+    assert not [s for s in ctx.store if s.startswith(PROGRESS)]
     assert ctx.stored(META) is not None
     assert ctx.snapshot_slot() is None  # done for this slot
 
@@ -158,7 +158,7 @@ async def test_markers_of_an_earlier_slot_do_not_hold_back_the_next_snapshot(
     ids = await poll(ctx)
 
     assert len(ids) == len(world.member_order())
-    assert not [s for s in ctx.state if s.startswith(PROGRESS)]
+    assert not [s for s in ctx.store if s.startswith(PROGRESS)]
 
 
 @pytest.mark.parametrize("first_poll", ["snapshot", "changes"])

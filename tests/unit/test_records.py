@@ -10,6 +10,7 @@ from streamer.config import Settings
 from streamer.events.envelope import Event, EventContext, UserRef
 from streamer.records import Outbox, merge
 from streamer.state import record_key
+from streamer.streams.base import Batch
 
 CTX = EventContext("dbtid:1", "Acme", datetime(2026, 1, 1, tzinfo=UTC))
 
@@ -37,14 +38,11 @@ def _event(event_type: str, when: int = 0) -> Event:
 
 def test_events_go_to_their_streams_topic_and_summaries_to_the_members_topic() -> None:
     outbox = Outbox(_settings(sessions="ocsf").kafka)
-    prepared = outbox.prepare(
-        "sessions",
-        [_event("web_session.started"), _event("session.snapshot")],
-        [_event("member.activity")],
-        {},
-        [],
-        1,
+    batch = Batch(
+        events=[_event("web_session.started"), _event("session.snapshot")],
+        member_events=[_event("member.activity")],
     )
+    prepared = outbox.prepare("sessions", batch)
     routed = [(r.topic, dict(r.headers)["event_type"]) for r in prepared.records]
     assert routed == [
         ("t.sessions", b"web_session.started"),
@@ -63,7 +61,7 @@ def test_events_go_to_their_streams_topic_and_summaries_to_the_members_topic() -
 
 def test_states_are_packed_and_keyed_team_stream_subject() -> None:
     outbox = Outbox(_settings().kafka)
-    prepared = outbox.prepare("members", [], [], {"dbmid:a": {"rev": 1}, "dbmid:b": None}, [], 2)
+    prepared = outbox.prepare("members", Batch(state={"dbmid:a": {"rev": 1}, "dbmid:b": None}))
     assert prepared.state == {"dbmid:a": b'{"rev":1}', "dbmid:b": None}
     records = outbox.state_records("acme", "members", prepared.state)
     assert [(r.key, r.value) for r in records] == [
@@ -75,8 +73,12 @@ def test_states_are_packed_and_keyed_team_stream_subject() -> None:
 
 def test_merged_pages_keep_record_order_and_the_later_state() -> None:
     outbox = Outbox(_settings().kafka)
-    first = outbox.prepare("members", [_event("member.joined", 5)], [], {"s": {"v": 1}}, [], 1)
-    second = outbox.prepare("members", [_event("member.updated", 9)], [], {"s": {"v": 2}}, [], 1)
+    first = outbox.prepare(
+        "members", Batch(events=[_event("member.joined", 5)], state={"s": {"v": 1}}, records=1)
+    )
+    second = outbox.prepare(
+        "members", Batch(events=[_event("member.updated", 9)], state={"s": {"v": 2}}, records=1)
+    )
     merged = merge([first, second])
     assert [orjson.loads(r.value or b"")["event_type"] for r in merged.records] == [
         "member.joined",
